@@ -1,0 +1,36 @@
+"""rangealloc: range allocators behind one exact contract.
+
+Hand out ranges of an address space ``[0, capacity)``: ``alloc(size) ->
+offset``, ``free(offset)``, ``realloc``, ``reserve``, ``grow``, ``stats`` and
+``check``, the same for every policy::
+
+    >>> import rangealloc
+    >>> a = rangealloc.create("first-fit", 256)
+    >>> a.alloc(10), a.alloc(16, align=16)
+    (0, 16)
+"""
+
+from ._base import Allocator, Stats
+from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace
+from ._registry import POLICIES, create
+from .best_fit import BestFit
+from .bitmap import Bitmap
+from .first_fit import FirstFit
+from .next_fit import NextFit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "POLICIES",
+    "AllocError",
+    "Allocator",
+    "BestFit",
+    "Bitmap",
+    "CorruptState",
+    "FirstFit",
+    "InvalidBlock",
+    "NextFit",
+    "OutOfSpace",
+    "Stats",
+    "create",
+]

@@ -1,0 +1,33 @@
+"""The registry of policies: ``POLICIES`` maps each policy's name to its class."""
+
+from __future__ import annotations
+
+from ._base import Allocator
+from .best_fit import BestFit
+from .bitmap import Bitmap
+from .first_fit import FirstFit
+from .next_fit import NextFit
+
+__all__ = ["POLICIES", "create"]
+
+#: Every policy by name, in the order the docs list them.
+POLICIES: dict[str, type[Allocator]] = {
+    cls.name: cls for cls in (FirstFit, NextFit, BestFit, Bitmap)
+}
+
+
+def create(policy: str, capacity: int) -> Allocator:
+    """Make an allocator of the named policy over ``[0, capacity)``.
+
+    Raises ``ValueError`` for an unknown name (the message lists the known
+    ones), ``TypeError`` if ``policy`` is not a str.
+
+    >>> create("next-fit", 256)
+    NextFit(capacity=256, used=0, blocks=0)
+    """
+    if not isinstance(policy, str):
+        raise TypeError(f"policy must be a str, got {type(policy).__name__} {policy!r}")
+    cls = POLICIES.get(policy)
+    if cls is None:
+        raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
+    return cls(capacity)
