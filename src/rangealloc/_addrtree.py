@@ -81,8 +81,6 @@ class HoleTree:
             self.root = node
             return
         while True:
-            if size > cur.max:
-                cur.max = size  # the new hole joins this subtree
             if start < cur.start:
                 nxt = cur.left
                 if nxt is None:
@@ -98,6 +96,14 @@ class HoleTree:
         while cur is not None and node.prio > cur.prio:
             self._rotate_up(node)
             cur = node.parent
+        # The new hole joins its own and its ancestors' subtrees (the rotations
+        # gave it its old parent's max, computed without it): raise the maxima.
+        if node.max < size:
+            node.max = size
+        cur = node.parent
+        while cur is not None and cur.max < size:
+            cur.max = size
+            cur = cur.parent
 
     def remove(self, start: int) -> None:
         """Delete the hole that starts at ``start``.  Time: O(log n) expected."""
@@ -133,8 +139,16 @@ class HoleTree:
         node = nodes.pop(start) if new_start != start else nodes[start]
         nodes[new_start] = node
         node.start = new_start
+        old_size = node.size
         node.size = new_size
-        self._fix_max(node)
+        if new_size > old_size:
+            # Grown (a free merged into it): raise the maxima that are now too small.
+            cur: _Node | None = node
+            while cur is not None and cur.max < new_size:
+                cur.max = new_size
+                cur = cur.parent
+        elif new_size < old_size and node.max == old_size:
+            self._fix_max(node)  # it may have been its subtree's largest hole
 
     def clear(self) -> None:
         """Remove every hole.  Time: O(1)."""
@@ -161,7 +175,10 @@ class HoleTree:
                 elif node.size >= size:
                     return node.start
                 else:
-                    node = node.right  # type: ignore[assignment]  # max says it fits there
+                    right = node.right
+                    if right is None:  # unreachable: node.max >= size says a fit is below
+                        return -1
+                    node = right
         # General case: in-order walk of the subtrees that may hold a fit.
         mask = align - 1
         stack: list[_Node] = []
@@ -307,6 +324,8 @@ class AddressOrdered(HoleAllocator):
     """A ``HoleAllocator`` whose index is a ``HoleTree`` (first fit, next fit)."""
 
     __slots__ = ("_tree",)
+
+    _tree: HoleTree
 
     def _index_clear(self) -> None:
         self._tree = HoleTree()

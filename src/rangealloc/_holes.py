@@ -45,6 +45,9 @@ class HoleAllocator(Allocator):
 
     __slots__ = ("_hole_by_end", "_hole_size")
 
+    _hole_size: dict[int, int]  # start -> size
+    _hole_by_end: dict[int, int]  # end -> start
+
     # ------------------------------------------------------------ index hooks
 
     def _index_clear(self) -> None:
@@ -74,8 +77,8 @@ class HoleAllocator(Allocator):
     # ------------------------------------------------------- Allocator hooks
 
     def _reset(self, capacity: int) -> None:
-        self._hole_size: dict[int, int] = {0: capacity}
-        self._hole_by_end: dict[int, int] = {capacity: 0}
+        self._hole_size = {0: capacity}
+        self._hole_by_end = {capacity: 0}
         self._index_clear()
         self._index_add(0, capacity)
 

@@ -53,6 +53,9 @@ class BestFit(HoleAllocator):
 
     __slots__ = ("_by_size", "_by_start")
 
+    _by_size: SortedList[int]  # size << 64 | start
+    _by_start: SortedList[int]
+
     name = "best-fit"
 
     def _find(self, size: int, align: int) -> int:
@@ -68,8 +71,8 @@ class BestFit(HoleAllocator):
         return -1
 
     def _index_clear(self) -> None:
-        self._by_size: SortedList[int] = SortedList()
-        self._by_start: SortedList[int] = SortedList()
+        self._by_size = SortedList()
+        self._by_start = SortedList()
 
     def _index_add(self, start: int, size: int) -> None:
         self._by_size.add(size << _SHIFT | start)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ._base import Allocator
-from ._bits import aligned_mask, fit_starts, runs
+from ._bits import aligned_mask, runs
 from ._errors import CorruptState
 
 __all__ = ["Bitmap"]
@@ -48,6 +48,9 @@ class Bitmap(Allocator):
 
     __slots__ = ("_align_masks", "_map")
 
+    _map: int  # bit i set: slot i is free
+    _align_masks: dict[int, int]  # align -> aligned_mask(capacity, align)
+
     name = "bitmap"
     max_capacity = 1 << 24
 
@@ -55,7 +58,7 @@ class Bitmap(Allocator):
         free = self._map
         run = free
         k = 1
-        while k << 1 <= size:  # inlined _bits.fit_starts: this is the hot path
+        while k << 1 <= size:  # _bits.fit_starts, inlined: this is the hot path
             run &= run >> k
             k <<= 1
         if k < size:
@@ -83,7 +86,7 @@ class Bitmap(Allocator):
 
     def _reset(self, capacity: int) -> None:
         self._map = (1 << capacity) - 1
-        self._align_masks: dict[int, int] = {}
+        self._align_masks = {}
 
     def _grow(self, old: int, new: int) -> None:
         self._map |= ((1 << new) - 1) ^ ((1 << old) - 1)

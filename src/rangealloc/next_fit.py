@@ -48,6 +48,8 @@ class NextFit(AddressOrdered):
 
     __slots__ = ("_pointer",)
 
+    _pointer: int
+
     name = "next-fit"
 
     @property
