@@ -214,7 +214,11 @@ class Allocator:
                 return offset
         # Move: the block's own slots count as free while the policy searches.
         self._free(offset, old)
-        new = self._alloc(size, align)
+        try:
+            new = self._alloc(size, align)
+        except BaseException:  # even MemoryError or KeyboardInterrupt: keep the block
+            self._take(offset, old)
+            raise
         if new < 0:
             self._take(offset, old)
             raise OutOfSpace(self._no_fit(size, align, offset))

@@ -78,6 +78,8 @@ class Bitmap(Allocator):
         self._map |= ((1 << size) - 1) << offset
 
     def _take(self, offset: int, size: int) -> bool:
+        if offset + size > self._capacity:
+            return False  # before building a mask of offset + size bits
         bits = ((1 << size) - 1) << offset
         if self._map & bits != bits:
             return False

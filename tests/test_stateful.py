@@ -1,0 +1,212 @@
+"""Each registered policy, driven by Hypothesis, beside the reference model.
+
+One ``RuleBasedStateMachine`` runs random sequences of alloc (with align),
+free (of live and of bad offsets), realloc (with align), reserve, grow, clear
+and bad calls.  Every return value and every exception class must be what
+``tests/model.py`` predicts; after every step ``blocks()``, ``holes()``, the
+counters and next fit's pointer must equal the model's, and ``check()`` must
+pass; a call that raises must leave the allocator exactly as it was.
+
+A ``TestCase`` is generated for every name in ``rangealloc.POLICIES``; a policy
+the model does not know fails here until the model learns its placement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from helpers import outcome, raises_unchanged, snapshot
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from model import Model
+from strategies import aligns, any_offsets, bad_aligns, bad_sizes, bad_types, capacities, sizes
+
+import rangealloc
+from rangealloc import Allocator, NextFit
+
+#: Calls with one int argument replaced: (argument, call(allocator, a live offset, value)).
+BadCall = Callable[[Allocator, int, Any], object]
+TYPE_SLOTS: list[BadCall] = [
+    lambda a, live, v: a.alloc(v),
+    lambda a, live, v: a.alloc(1, align=v),
+    lambda a, live, v: a.free(v),
+    lambda a, live, v: a.realloc(v, 1),
+    lambda a, live, v: a.realloc(live, v),
+    lambda a, live, v: a.realloc(live, 1, align=v),
+    lambda a, live, v: a.reserve(v, 1),
+    lambda a, live, v: a.reserve(0, v),
+    lambda a, live, v: a.size_of(v),
+    lambda a, live, v: a.grow(v),
+]
+SIZE_SLOTS: list[BadCall] = [
+    lambda a, live, v: a.alloc(v),
+    lambda a, live, v: a.realloc(live, v),
+    lambda a, live, v: a.reserve(0, v),
+]
+ALIGN_SLOTS: list[BadCall] = [
+    lambda a, live, v: a.alloc(1, align=v),
+    lambda a, live, v: a.realloc(live, 1, align=v),
+]
+
+picks = st.integers(min_value=0, max_value=10**6)
+
+#: The stateful runs are where placement bugs show up: three times the profile's examples.
+STATEFUL_SETTINGS = settings(max_examples=3 * settings().max_examples)
+
+
+class AllocatorMachine(RuleBasedStateMachine):
+    """One policy beside the model; subclasses set ``policy``."""
+
+    policy: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a: Allocator = rangealloc.create(self.policy, 1)
+        self.model = Model(self.policy, 1)
+
+    @initialize(capacity=capacities)
+    def start(self, capacity: int) -> None:
+        self.a = rangealloc.create(self.policy, capacity)
+        self.model = Model(self.policy, capacity)
+
+    # ---------------------------------------------------------------- helpers
+
+    def agree(self, predicted: Callable[[], object], actual: Callable[[], object]) -> None:
+        """Run the model's call and the allocator's; same result or same exception class."""
+        before = snapshot(self.a)
+        expected = outcome(predicted)
+        got = outcome(actual)
+        assert got == expected, f"model says {expected}, allocator {got}"
+        if got[0] == "raised":
+            assert snapshot(self.a) == before, f"{got[1]} changed the allocator"
+
+    def live(self, pick: int) -> int:
+        offsets = sorted(self.model.blocks)
+        return offsets[pick % len(offsets)]
+
+    def any_live(self) -> int:
+        return min(self.model.blocks, default=0)
+
+    def has_blocks(self) -> bool:
+        return bool(self.model.blocks)
+
+    # ------------------------------------------------------------------ rules
+
+    @rule(size=sizes, align=aligns)
+    def alloc(self, size: int, align: int) -> None:
+        self.agree(lambda: self.model.alloc(size, align), lambda: self.a.alloc(size, align=align))
+
+    @precondition(has_blocks)
+    @rule(pick=picks)
+    def free_live(self, pick: int) -> None:
+        offset = self.live(pick)
+        self.agree(lambda: self.model.free(offset), lambda: self.a.free(offset))
+
+    @rule(offset=any_offsets)
+    def free_any(self, offset: int) -> None:
+        self.agree(lambda: self.model.free(offset), lambda: self.a.free(offset))
+
+    @rule(offset=any_offsets)
+    def size_of_any(self, offset: int) -> None:
+        def predicted() -> int:
+            if offset not in self.model.blocks:
+                raise rangealloc.InvalidBlock(offset)
+            return self.model.blocks[offset]
+
+        self.agree(predicted, lambda: self.a.size_of(offset))
+        assert (offset in self.a) == (offset in self.model.blocks)
+
+    @precondition(has_blocks)
+    @rule(pick=picks, size=sizes, align=aligns)
+    def realloc_live(self, pick: int, size: int, align: int) -> None:
+        offset = self.live(pick)
+        self.agree(
+            lambda: self.model.realloc(offset, size, align),
+            lambda: self.a.realloc(offset, size, align=align),
+        )
+
+    @rule(offset=any_offsets, size=sizes, align=aligns)
+    def realloc_any(self, offset: int, size: int, align: int) -> None:
+        self.agree(
+            lambda: self.model.realloc(offset, size, align),
+            lambda: self.a.realloc(offset, size, align=align),
+        )
+
+    @rule(offset=st.integers(min_value=0, max_value=70), size=sizes)
+    def reserve(self, offset: int, size: int) -> None:
+        self.agree(lambda: self.model.reserve(offset, size), lambda: self.a.reserve(offset, size))
+
+    @rule(extra=st.integers(min_value=-2, max_value=40))
+    def grow(self, extra: int) -> None:
+        capacity = self.model.capacity + extra
+        if capacity <= 0:
+            raises_unchanged(self.a, ValueError, lambda: self.a.grow(capacity))
+            return
+        self.agree(lambda: self.model.grow(capacity), lambda: self.a.grow(capacity))
+
+    @rule()
+    def clear(self) -> None:
+        self.model.clear()
+        self.a.clear()
+
+    @rule(slot=st.sampled_from(TYPE_SLOTS), value=bad_types)
+    def bad_type(self, slot: BadCall, value: Any) -> None:
+        live = self.any_live()
+        raises_unchanged(self.a, TypeError, lambda: slot(self.a, live, value))
+
+    @rule(slot=st.sampled_from(SIZE_SLOTS), value=bad_sizes)
+    def bad_size(self, slot: BadCall, value: int) -> None:
+        live = self.any_live()
+        raises_unchanged(self.a, ValueError, lambda: slot(self.a, live, value))
+
+    @rule(slot=st.sampled_from(ALIGN_SLOTS), value=bad_aligns)
+    def bad_align(self, slot: BadCall, value: int) -> None:
+        live = self.any_live()
+        raises_unchanged(self.a, ValueError, lambda: slot(self.a, live, value))
+
+    @rule(offset=st.integers(max_value=-1))
+    def reserve_negative(self, offset: int) -> None:
+        raises_unchanged(self.a, ValueError, lambda: self.a.reserve(offset, 1))
+
+    # ------------------------------------------------------------- invariants
+
+    @invariant()
+    def passes_check(self) -> None:
+        self.a.check()
+
+    @invariant()
+    def agrees_with_model(self) -> None:
+        a, model = self.a, self.model
+        assert list(a.blocks()) == model.block_list()
+        assert list(a.holes()) == model.holes()
+        assert a.used == model.used
+        assert a.available == model.capacity - model.used
+        assert len(a) == len(model.blocks)
+        assert a.capacity == model.capacity
+        if isinstance(a, NextFit):
+            assert a.pointer == model.pointer
+        holes = model.holes()
+        assert a.stats().largest_hole == max((n for _, n in holes), default=0)
+        assert a.stats().holes == len(holes)
+
+
+def _class_name(policy: str) -> str:
+    return "".join(part.capitalize() for part in policy.split("-"))
+
+
+def machine_for(policy: str) -> type[AllocatorMachine]:
+    """A subclass of ``AllocatorMachine`` bound to ``policy``."""
+
+    class Machine(AllocatorMachine):
+        pass
+
+    Machine.policy = policy
+    Machine.TestCase.settings = STATEFUL_SETTINGS
+    Machine.__name__ = Machine.__qualname__ = f"{_class_name(policy)}Machine"
+    return Machine
+
+
+for _policy in rangealloc.POLICIES:
+    globals()[f"Test{_class_name(_policy)}Stateful"] = machine_for(_policy).TestCase
