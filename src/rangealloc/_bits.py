@@ -9,7 +9,16 @@ one over a single slot.
 
 from __future__ import annotations
 
-__all__ = ["aligned_mask", "fit_starts", "lowest_set", "runs", "trailing_ones"]
+__all__ = [
+    "aligned_mask",
+    "class_floor",
+    "fit_starts",
+    "lowest_set",
+    "runs",
+    "size_class",
+    "size_class_up",
+    "trailing_ones",
+]
 
 
 def lowest_set(x: int) -> int:
@@ -55,13 +64,19 @@ def fit_starts(free: int, size: int) -> int:
 def aligned_mask(capacity: int, align: int) -> int:
     """A mask with one bit set at each multiple of ``align`` below ``capacity``.
 
-    ``(2**(align*n) - 1) // (2**align - 1)`` is ``n`` ones spaced ``align`` apart.
+    Built by doubling (each step copies the pattern one span up), so it costs
+    O(log(capacity / align)) operations on at most ``capacity`` bits, however
+    large ``align`` is.
 
     >>> bin(aligned_mask(10, 4))
     '0b100010001'
     """
-    count = (capacity + align - 1) // align
-    return ((1 << (align * count)) - 1) // ((1 << align) - 1)
+    mask = 1
+    span = align
+    while span < capacity:
+        mask |= mask << span
+        span <<= 1
+    return mask & ((1 << capacity) - 1)
 
 
 def runs(x: int) -> list[tuple[int, int]]:
@@ -83,3 +98,54 @@ def runs(x: int) -> list[tuple[int, int]]:
         x >>= length
         base += length
     return result
+
+
+# ------------------------------------------------------------- size classes
+#
+# Two-level size classes (TLSF, Masmano et al. 2004; sebbbi's OffsetAllocator
+# calls them "small floats").  With ``sl`` second-level bits and M = 2**sl:
+#
+#   sizes below M each have their own class (class = size);
+#   a size >= M with highest bit f falls in row f - sl + 1, column = the sl
+#   bits below the highest bit:  class = row << sl | column.
+#
+# So class lower bounds grow like a float with an sl-bit mantissa: each power
+# of two [2**f, 2**(f+1)) is split into M equal classes, and a size is never
+# more than 1/M (6.25% for sl = 4) above its class's lower bound.
+
+
+def size_class(size: int, sl: int) -> int:
+    """The class of ``size >= 1``: the last class whose lower bound is <= size (round down).
+
+    >>> size_class(15, 4), size_class(16, 4), size_class(17, 4), size_class(35, 4)
+    (15, 16, 17, 33)
+    """
+    if size < 1 << sl:
+        return size
+    shift = size.bit_length() - 1 - sl
+    return ((shift + 1) << sl) | ((size >> shift) & ((1 << sl) - 1))
+
+
+def size_class_up(size: int, sl: int) -> int:
+    """The first class whose lower bound is >= ``size`` (round up): all its holes fit.
+
+    >>> size_class_up(16, 4), size_class_up(17, 4), size_class_up(35, 4)
+    (16, 17, 34)
+    """
+    if size < 1 << sl:
+        return size
+    shift = size.bit_length() - 1 - sl
+    cls = ((shift + 1) << sl) | ((size >> shift) & ((1 << sl) - 1))
+    return cls + 1 if size & ((1 << shift) - 1) else cls
+
+
+def class_floor(cls: int, sl: int) -> int:
+    """The smallest size in class ``cls`` (its lower bound).
+
+    >>> class_floor(16, 4), class_floor(17, 4), class_floor(33, 4)
+    (16, 17, 34)
+    """
+    if cls < 1 << sl:
+        return cls
+    shift = (cls >> sl) - 1
+    return ((1 << sl) | (cls & ((1 << sl) - 1))) << shift
