@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from model import align_up
 
-from rangealloc._addrtree import HoleTree, _Node
+from rangealloc._addrtree import NIL, HoleTree, _Node
 from rangealloc._bits import aligned_mask, fit_starts, lowest_set, runs, trailing_ones
 
 # ------------------------------------------------------------- naive versions
@@ -211,8 +211,8 @@ class HoleTreeMachine(RuleBasedStateMachine):
 TestHoleTree = HoleTreeMachine.TestCase
 
 
-def depth(node: _Node | None) -> int:
-    if node is None:
+def depth(node: _Node) -> int:
+    if node is NIL:
         return 0
     return 1 + max(depth(node.left), depth(node.right))
 
@@ -225,12 +225,12 @@ def test_hole_tree_stays_shallow_for_sorted_inserts(order: str) -> None:
     for start in starts:
         tree.add(start, 1)
     tree.check()
-    # A treap's expected depth is about 2 ln n (~17 here); a list-shaped tree would be 4096 deep.
-    assert depth(tree.root) <= 4 * math.log2(n)
+    # An AVL tree is at most 1.44 log2 n deep (~17 here); a list-shaped tree would be 4096 deep.
+    assert depth(tree.root) <= 1.45 * math.log2(n + 2)
     for start in list(starts)[: n // 2]:
         tree.remove(start)
     tree.check()
-    assert depth(tree.root) <= 4 * math.log2(n)
+    assert depth(tree.root) <= 1.45 * math.log2(n + 2)
 
 
 def test_hole_tree_first_fit_when_empty_and_too_small() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 import rangealloc
 from rangealloc import Allocator, BestFit, Bitmap, CorruptState, NextFit
-from rangealloc._addrtree import AddressOrdered, HoleTree, _Node
+from rangealloc._addrtree import NIL, AddressOrdered, HoleTree, _Node
 from rangealloc._holes import HoleAllocator
 
 CAPACITY = 64
@@ -169,7 +169,7 @@ def test_check_catches_a_wrong_subtree_max(policy: str) -> None:
 def test_check_catches_a_wrong_root_max(policy: str) -> None:
     a = layout(policy)
     tree = tree_of(a)
-    assert tree.root is not None
+    assert tree.root is not NIL
     tree.root.max -= 1
     assert_corrupt(a, "largest hole|max")
 
@@ -197,12 +197,29 @@ def test_check_catches_holes_out_of_address_order(policy: str) -> None:
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
-def test_check_catches_a_broken_heap_order(policy: str) -> None:
+def test_check_catches_a_wrong_height(policy: str) -> None:
     a = layout(policy)
     node = non_root(tree_of(a))
-    assert node.parent is not None
-    node.prio = node.parent.prio + 1
-    assert_corrupt(a, "heap")
+    node.height += 1
+    assert_corrupt(a, "height")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_a_tree_out_of_balance(policy: str) -> None:
+    tree = HoleTree()
+    for start in (100, 110, 120):
+        tree.add(start, 1)
+    # Hang a chain of two below the leftmost leaf, heights kept consistent.
+    low = tree.nodes[100]
+    deeper = _Node(90, 1)
+    deepest = _Node(80, 1)
+    tree.nodes[90], tree.nodes[80] = deeper, deepest
+    low.left, deeper.parent = deeper, low
+    deeper.left, deepest.parent = deepest, deeper
+    for node in (deepest, deeper, low, tree.root):
+        HoleTree._update(node)
+    with pytest.raises(CorruptState, match="balance"):
+        tree.check()
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
@@ -218,7 +235,7 @@ def test_check_catches_a_wrong_parent_pointer(policy: str) -> None:
 def test_check_catches_a_root_with_a_parent(policy: str) -> None:
     a = layout(policy)
     tree = tree_of(a)
-    assert tree.root is not None
+    assert tree.root is not NIL
     tree.root.parent = non_root(tree)
     assert_corrupt(a, "root")
 
@@ -236,7 +253,7 @@ def test_check_catches_a_node_missing_from_the_table(policy: str) -> None:
 def test_check_catches_an_extra_node_in_the_table(policy: str) -> None:
     a = layout(policy)
     tree = tree_of(a)
-    tree.nodes[40] = _Node(40, 2, 0)
+    tree.nodes[40] = _Node(40, 2)
     assert_corrupt(a, "nodes")
 
 
@@ -343,4 +360,14 @@ def test_check_accepts_any_pointer_inside_the_space(policy: str, pointer: int) -
     a = layout(policy)
     assert isinstance(a, NextFit)
     a._pointer = pointer
+    a.check()
+
+
+def test_check_catches_a_modified_sentinel() -> None:
+    a = layout("first-fit")
+    NIL.max = 5
+    try:
+        assert_corrupt(a, "sentinel")
+    finally:
+        NIL.max = 0
     a.check()

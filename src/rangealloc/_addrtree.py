@@ -7,29 +7,32 @@ hole start, where every node also stores the largest hole size in its subtree
 ``max`` is too small.  Linux finds free virtual address ranges the same way
 (``mm/vmalloc.c``: an augmented red-black tree with ``subtree_max_size``).
 
-The balance comes from a treap (Seidel & Aragon, 1996): a binary search tree by
-``start`` that is also a max-heap by a random ``prio``, so its expected depth
-is about 2 ln n whatever order holes appear in.  Priorities come from
-Fibonacci hashing of a counter (Knuth, TAOCP 6.4): deterministic, so runs are
-reproducible, and unrelated to the addresses and sizes the workload chooses::
+The tree is an AVL tree (Adelson-Velsky & Landis, 1962): the heights of any
+node's two subtrees differ by at most one, so the depth is below 1.44 log2 n
+whatever order holes appear in (sorted, as a growing heap makes them, is the
+usual case), with no randomness: runs are reproducible.  A treap was measured
+too: same speed here, but only an expected bound.  Missing children are the
+``NIL`` sentinel (max 0, height 0)::
 
-                  [64:+8 max 512]          start:+size, max of subtree
-                 /               \\
-      [16:+32 max 32]         [200:+512 max 512]
-        /                        /
-   [0:+4 max 4]           [96:+40 max 40]
+                  [64:+8 max 512 h3]          start:+size, max of subtree, height
+                 /                  \\
+      [16:+32 max 32 h2]         [200:+512 max 512 h2]
+        /                           /
+   [0:+4 max 4 h1]           [96:+40 max 40 h1]
 
 Each node also points to its parent, so a hole that grows or shrinks in place
 (most allocations and frees) fixes ``max`` upward and stops as soon as a value
-does not change.  ``nodes`` maps each start to its node, for O(1) lookup.
+does not change; inserts and removals retrace heights the same way.  ``nodes``
+maps each start to its node, for O(1) lookup.
 
-Invariants (``check``): in-order starts strictly increase; a parent's
-``prio`` is >= its children's; ``max`` = max(size, children's max); parent
-pointers are consistent; ``nodes`` holds exactly the nodes of the tree.
+Invariants (``check``): in-order starts strictly increase; ``height`` =
+1 + the larger child height, and the two differ by at most 1; ``max`` =
+max(size, children's max); parent pointers are consistent; ``nodes`` holds
+exactly the nodes of the tree; ``NIL`` is untouched.
 
-Time: insert, remove, first fit with align 1: O(log n) expected.  A resize in
-place: O(log n) worst, usually O(1).  First fit with align > 1: O(log n + k),
-k the holes visited that are large enough but cannot hold the aligned range.
+Time: insert, remove, first fit with align 1: O(log n).  A resize in place:
+O(log n) worst, usually O(1).  First fit with align > 1: O(log n + k), k the
+holes visited that are large enough but cannot hold the aligned range.
 """
 
 from __future__ import annotations
@@ -42,93 +45,93 @@ from ._holes import HoleAllocator
 
 __all__ = ["AddressOrdered", "HoleTree"]
 
-_GOLDEN: Final = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: Fibonacci hashing
-_MASK64: Final = (1 << 64) - 1
-
-
 class _Node:
-    __slots__ = ("left", "max", "parent", "prio", "right", "size", "start")
+    __slots__ = ("height", "left", "max", "parent", "right", "size", "start")
 
-    def __init__(self, start: int, size: int, prio: int) -> None:
+    def __init__(self, start: int, size: int) -> None:
         self.start = start
         self.size = size
         self.max = size
-        self.prio = prio
-        self.left: _Node | None = None
-        self.right: _Node | None = None
+        self.height = 1
+        self.left: _Node = NIL
+        self.right: _Node = NIL
         self.parent: _Node | None = None
 
 
-class HoleTree:
-    """Holes ``(start, size)`` by address, augmented with subtree maxima (a treap)."""
+# The leaf sentinel: every missing child is NIL, whose max (0) is below every
+# size and whose height is 0, so the hot loops read ``child.max`` and
+# ``child.height`` without testing for None (measured: 10% faster first fit).
+NIL: Final = _Node.__new__(_Node)
+NIL.start = -1
+NIL.size = NIL.max = NIL.height = 0
+NIL.left = NIL.right = NIL
+NIL.parent = None
 
-    __slots__ = ("_count", "nodes", "root")
+
+class HoleTree:
+    """Holes ``(start, size)`` by address, augmented with subtree maxima (an AVL tree)."""
+
+    __slots__ = ("nodes", "root")
 
     def __init__(self) -> None:
-        self.root: _Node | None = None
+        self.root: _Node = NIL
         self.nodes: dict[int, _Node] = {}
-        self._count = 0
 
     # --------------------------------------------------------------- updates
 
     def add(self, start: int, size: int) -> None:
-        """Insert the hole ``[start, start + size)``.  Time: O(log n) expected."""
-        self._count += 1
-        node = _Node(start, size, (self._count * _GOLDEN) & _MASK64)
+        """Insert the hole ``[start, start + size)``.  Time: O(log n)."""
+        node = _Node(start, size)
         self.nodes[start] = node
         cur = self.root
-        if cur is None:
+        if cur is NIL:
             self.root = node
             return
         while True:
             if start < cur.start:
                 nxt = cur.left
-                if nxt is None:
+                if nxt is NIL:
                     cur.left = node
                     break
             else:
                 nxt = cur.right
-                if nxt is None:
+                if nxt is NIL:
                     cur.right = node
                     break
             cur = nxt
         node.parent = cur
-        while cur is not None and node.prio > cur.prio:
-            self._rotate_up(node)
-            cur = node.parent
-        # The new hole joins its own and its ancestors' subtrees (the rotations
-        # gave it its old parent's max, computed without it): raise the maxima.
-        if node.max < size:
-            node.max = size
-        cur = node.parent
-        while cur is not None and cur.max < size:
-            cur.max = size
-            cur = cur.parent
+        self._retrace(cur)
 
     def remove(self, start: int) -> None:
-        """Delete the hole that starts at ``start``.  Time: O(log n) expected."""
+        """Delete the hole that starts at ``start``.  Time: O(log n)."""
         node = self.nodes.pop(start)
-        # Rotate the node down until it is a leaf, then cut it off.
-        while True:
-            left = node.left
-            right = node.right
-            if left is None:
-                if right is None:
-                    break
-                self._rotate_up(right)
-            elif right is None or left.prio > right.prio:
-                self._rotate_up(left)
-            else:
-                self._rotate_up(right)
-        parent = node.parent
-        if parent is None:
-            self.root = None
-            return
-        if parent.left is node:
-            parent.left = None
+        if node.left is not NIL and node.right is not NIL:
+            # Two children: the successor's hole moves into this node, and the
+            # successor's node (at most one child) is the one unlinked.
+            succ = node.right
+            while succ.left is not NIL:
+                succ = succ.left
+            node.start = succ.start
+            node.size = succ.size
+            self.nodes[succ.start] = node
+            moved: _Node | None = node
+            node = succ
         else:
-            parent.right = None
-        self._fix_max(parent)
+            moved = None
+        child = node.left if node.left is not NIL else node.right
+        parent = node.parent
+        if child is not NIL:
+            child.parent = parent
+        if parent is None:
+            self.root = child
+        else:
+            if parent.left is node:
+                parent.left = child
+            else:
+                parent.right = child
+            self._retrace(parent)
+        if moved is not None:
+            self._fix_max(moved)  # its size changed; the retrace may have stopped below it
 
     def replace(self, start: int, new_start: int, new_size: int) -> None:
         """Change the hole at ``start`` in place; its rank in address order must not change.
@@ -152,7 +155,7 @@ class HoleTree:
 
     def clear(self) -> None:
         """Remove every hole.  Time: O(1)."""
-        self.root = None
+        self.root = NIL
         self.nodes = {}
 
     # --------------------------------------------------------------- queries
@@ -161,51 +164,47 @@ class HoleTree:
         """Return the start of the lowest hole starting at or after ``lowest`` that holds
         an ``align``-aligned range of ``size`` slots, or -1.
 
-        Time: O(log n) expected for align 1; O(log n + k) otherwise (see module).
+        Time: O(log n) for align 1; O(log n + k) otherwise (see module).
         """
         node = self.root
-        if node is None or node.max < size:
+        if node.max < size:
             return -1
         if align == 1 and lowest == 0:
             # The common case: go left while the left subtree holds a fit.
             while True:
                 left = node.left
-                if left is not None and left.max >= size:
+                if left.max >= size:
                     node = left
                 elif node.size >= size:
                     return node.start
                 else:
-                    right = node.right
-                    if right is None:  # unreachable: node.max >= size says a fit is below
-                        return -1
-                    node = right
+                    node = node.right  # node.max >= size: the fit is on the right
         # General case: in-order walk of the subtrees that may hold a fit.
         mask = align - 1
         stack: list[_Node] = []
-        cur: _Node | None = node
         while True:
-            while cur is not None and cur.max >= size:
-                if cur.start >= lowest:
-                    stack.append(cur)
-                    cur = cur.left
+            while node.max >= size:  # NIL's max is 0: the walk stops at the leaves
+                if node.start >= lowest:
+                    stack.append(node)
+                    node = node.left
                 else:
-                    cur = cur.right
+                    node = node.right
             if not stack:
                 return -1
-            cur = stack.pop()
-            start = cur.start
-            if start + (-start & mask) + size <= start + cur.size:
+            node = stack.pop()
+            start = node.start
+            if start + (-start & mask) + size <= start + node.size:
                 return start
-            cur = cur.right
+            node = node.right
 
     def floor(self, offset: int) -> int:
         """Return the start of the last hole starting at or before ``offset``, or -1.
 
-        Time: O(log n) expected.
+        Time: O(log n).
         """
         node = self.root
         best = -1
-        while node is not None:
+        while node is not NIL:
             if node.start <= offset:
                 best = node.start
                 node = node.right
@@ -215,14 +214,14 @@ class HoleTree:
 
     def largest(self) -> int:
         """Size of the largest hole (0 if none).  Time: O(1)."""
-        return 0 if self.root is None else self.root.max
+        return self.root.max
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         """Iterate ``(start, size)`` in address order.  Time: O(n)."""
         stack: list[_Node] = []
         node = self.root
-        while stack or node is not None:
-            while node is not None:
+        while stack or node is not NIL:
+            while node is not NIL:
                 stack.append(node)
                 node = node.left
             node = stack.pop()
@@ -234,14 +233,16 @@ class HoleTree:
 
     def check(self) -> None:
         """Verify order, heap, ``max`` and parent invariants; raise ``CorruptState``."""
+        if NIL.max or NIL.height or NIL.left is not NIL or NIL.right is not NIL:
+            raise CorruptState("hole tree: the NIL sentinel was modified")
         seen = 0
         previous = -1
         stack: list[_Node] = []
         node = self.root
-        if node is not None and node.parent is not None:
+        if node.parent is not None:
             raise CorruptState("hole tree: the root has a parent")
-        while stack or node is not None:
-            while node is not None:
+        while stack or node is not NIL:
+            while node is not NIL:
                 stack.append(node)
                 node = node.left
             node = stack.pop()
@@ -251,13 +252,16 @@ class HoleTree:
             previous = node.start
             expected = node.size
             for child in (node.left, node.right):
-                if child is None:
+                if child is NIL:
                     continue
                 if child.parent is not node:
                     raise CorruptState(f"hole tree: hole {child.start} has a wrong parent pointer")
-                if child.prio > node.prio:
-                    raise CorruptState(f"hole tree: hole {child.start} breaks the heap order")
                 expected = max(expected, child.max)
+            left, right = node.left.height, node.right.height
+            if node.height != max(left, right) + 1:
+                raise CorruptState(f"hole tree: hole {node.start} has height {node.height}")
+            if abs(left - right) > 1:
+                raise CorruptState(f"hole tree: hole {node.start} is out of balance ({left} vs {right})")
             if node.max != expected:
                 raise CorruptState(
                     f"hole tree: hole {node.start} says its subtree max is {node.max}, it is {expected}"
@@ -270,50 +274,101 @@ class HoleTree:
 
     # ---------------------------------------------------------------- helpers
 
-    def _rotate_up(self, node: _Node) -> None:
-        """Rotate ``node`` above its parent; both keep correct ``max`` values."""
+    def _retrace(self, node: _Node | None) -> None:
+        """Restore heights, balance and maxima from ``node`` up, after a child changed.
+
+        Stops as soon as a subtree's height and max come out as they were:
+        nothing above can change then.  Time: O(log n), usually O(1).
+        """
+        while node is not None:
+            height = node.height
+            largest = node.max
+            left = node.left
+            right = node.right
+            balance = left.height - right.height
+            if balance > 1:
+                if left.left.height < left.right.height:
+                    self._rotate_left(left)
+                node = self._rotate_right(node)
+            elif balance < -1:
+                if right.right.height < right.left.height:
+                    self._rotate_right(right)
+                node = self._rotate_left(node)
+            else:
+                node.height = (left.height if left.height > right.height else right.height) + 1
+                best = node.size
+                if left.max > best:
+                    best = left.max
+                if right.max > best:
+                    best = right.max
+                node.max = best
+            if node.height == height and node.max == largest:
+                return
+            node = node.parent
+
+    def _rotate_left(self, node: _Node) -> _Node:
+        """Rotate ``node``'s right child above it; return the child.  Heights and maxima kept."""
+        top = node.right
+        inner = top.left
+        node.right = inner
+        if inner is not NIL:
+            inner.parent = node
+        self._adopt(node, top)
+        top.left = node
+        node.parent = top
+        self._update(node)
+        self._update(top)
+        return top
+
+    def _rotate_right(self, node: _Node) -> _Node:
+        """Rotate ``node``'s left child above it; return the child.  Heights and maxima kept."""
+        top = node.left
+        inner = top.right
+        node.left = inner
+        if inner is not NIL:
+            inner.parent = node
+        self._adopt(node, top)
+        top.right = node
+        node.parent = top
+        self._update(node)
+        self._update(top)
+        return top
+
+    def _adopt(self, node: _Node, top: _Node) -> None:
+        """Put ``top`` where ``node`` hangs from its parent (or at the root)."""
         parent = node.parent
-        assert parent is not None
-        grand = parent.parent
-        if parent.left is node:
-            inner = node.right
-            parent.left = inner
-            node.right = parent
+        top.parent = parent
+        if parent is None:
+            self.root = top
+        elif parent.left is node:
+            parent.left = top
         else:
-            inner = node.left
-            parent.right = inner
-            node.left = parent
-        if inner is not None:
-            inner.parent = parent
-        parent.parent = node
-        node.parent = grand
-        if grand is None:
-            self.root = node
-        elif grand.left is parent:
-            grand.left = node
-        else:
-            grand.right = node
-        node.max = parent.max  # same set of holes as the old subtree
-        best = parent.size
-        child = parent.left
-        if child is not None and child.max > best:
-            best = child.max
-        child = parent.right
-        if child is not None and child.max > best:
-            best = child.max
-        parent.max = best
+            parent.right = top
+
+    @staticmethod
+    def _update(node: _Node) -> None:
+        """Recompute ``node``'s height and max from its children."""
+        left = node.left
+        right = node.right
+        node.height = (left.height if left.height > right.height else right.height) + 1
+        best = node.size
+        if left.max > best:
+            best = left.max
+        if right.max > best:
+            best = right.max
+        node.max = best
 
     @staticmethod
     def _fix_max(node: _Node | None) -> None:
         """Recompute ``max`` from ``node`` up to the root, stopping when nothing changes."""
         while node is not None:
             best = node.size
-            child = node.left
-            if child is not None and child.max > best:
-                best = child.max
-            child = node.right
-            if child is not None and child.max > best:
-                best = child.max
+            child = node.left.max
+            if child > best:
+                best = child
+            child = node.right.max
+            if child > best:
+                best = child
             if best == node.max:
                 return
             node.max = best

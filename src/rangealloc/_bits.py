@@ -9,11 +9,15 @@ one over a single slot.
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = [
+    "RUN_STEPS",
     "aligned_mask",
     "class_floor",
     "fit_starts",
     "lowest_set",
+    "run_steps",
     "runs",
     "size_class",
     "size_class_up",
@@ -41,23 +45,40 @@ def trailing_ones(x: int) -> int:
     return (~x & (x + 1)).bit_length() - 1
 
 
-def fit_starts(free: int, size: int) -> int:
-    """Bits ``i`` such that bits ``i .. i + size - 1`` of ``free`` are all set.
+def run_steps(size: int) -> tuple[int, ...]:
+    """The shifts that turn a bit map into the starts of runs of ``size`` set bits.
 
     Doubling: after ``r &= r >> k`` with ``k = 1, 2, 4, ...`` bit ``i`` means
     "``2k`` ones from ``i``"; a last shift by ``size - k`` covers the rest.
-    Time: O(log size) big-int operations.
+
+    >>> run_steps(1), run_steps(4), run_steps(7)
+    ((), (1, 2), (1, 2, 3))
+    """
+    steps: list[int] = []
+    k = 1
+    while k << 1 <= size:
+        steps.append(k)
+        k <<= 1
+    if k < size:
+        steps.append(size - k)
+    return tuple(steps)
+
+
+#: ``run_steps`` of the small sizes, looked up rather than computed on the hot path.
+RUN_STEPS: Final = tuple(run_steps(size) for size in range(64))
+
+
+def fit_starts(free: int, size: int) -> int:
+    """Bits ``i`` such that bits ``i .. i + size - 1`` of ``free`` are all set.
+
+    Time: O(log size) big-int operations (``run_steps``).
 
     >>> bin(fit_starts(0b0111_0110, 2))
     '0b110010'
     """
     run = free
-    k = 1
-    while k << 1 <= size:
-        run &= run >> k
-        k <<= 1
-    if k < size:
-        run &= run >> (size - k)
+    for step in RUN_STEPS[size] if size < 64 else run_steps(size):
+        run &= run >> step
     return run
 
 

@@ -22,8 +22,8 @@ Placement: the lowest aligned offset, in the lowest hole that can hold it.
 
 Invariants: those of ``HoleAllocator`` and ``HoleTree``.
 
-Time: alloc O(log n) expected (n = holes; plus the misaligned holes skipped
-when align > 1); free O(log n) expected; resize in place usually O(1).
+Time: alloc O(log n) (n = holes; plus the misaligned holes skipped
+when align > 1); free O(log n); resize in place usually O(1).
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ Placement, exactly:
 
 Holes live in the same ``HoleTree`` as first fit, so each step is a tree query.
 
-Time: alloc O(log n) expected (n = holes; plus misaligned holes skipped when
-align > 1); free O(log n) expected.
+Time: alloc O(log n) (n = holes; plus misaligned holes skipped when
+align > 1); free O(log n).
 """
 
 from __future__ import annotations

@@ -1,0 +1,498 @@
+"""Synthetic workloads, the naive baseline and the timing harness behind ``compare`` and ``bench/``.
+
+A *workload* is a list of events decided once, from a seeded random generator,
+without looking at where any block lands, so that every policy (and the naive
+baseline) replays exactly the same requests.  Events are plain ints, the
+cheapest thing to dispatch on in the timed loop::
+
+    size > 0   alloc(size); the block gets the next id (0, 1, 2, ... in event order)
+    ~id  < 0   free the block with that id (skipped if its alloc failed)
+
+    events  [ 5, 12, 3, ~1, 7, ~0, ... ]
+              id0 id1 id2 free id1, id3, free id0
+
+A workload has two parts: ``setup`` (fill the space, let it settle), replayed
+but not timed, then ``timed``, the steady-state churn that is measured.  Cost
+is reported per *alloc+free pair*: the time of the timed part divided by
+(allocs + frees) / 2 of that part, a denominator that is the same for every
+implementation.
+
+Two workloads:
+
+* ``seed_scenario``: the seed's case, a 256-slot space, sizes uniform in 1..16,
+  random churn kept between 50% and 75% occupancy (counted in requested slots).
+* ``power_law_workload``: a large space (2**20 or 2**30 slots) holding ``live``
+  blocks (1k, 10k, 100k) whose sizes follow a truncated Pareto law; after the
+  fill, each step frees a random live block and allocates a new one.
+
+``replay`` runs a workload on anything with ``alloc(size)`` and ``free(offset)``
+and ``run_side_by_side`` times several implementations interleaved (warm-up
+rounds, then repeats, the order rotated each round), which is what both the
+``rangealloc compare`` command and ``bench/run.py`` use; ``run_cases`` does the
+same for several workloads at once (so that a ratio between two workloads is
+measured side by side too).
+
+``NaiveSetScan`` is the seed's original allocator, kept here as the baseline of
+the comparisons and not exported by the library.
+
+Pure standard library: no ``rich`` here (the CLI adds the display).
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from time import perf_counter_ns
+from typing import Protocol
+
+from ._errors import InvalidBlock, OutOfSpace, check_size
+from ._registry import POLICIES
+
+__all__ = [
+    "NAIVE",
+    "NaiveSetScan",
+    "Replay",
+    "Target",
+    "Timing",
+    "Workload",
+    "implementations",
+    "power_law_sizes",
+    "power_law_workload",
+    "replay",
+    "run_cases",
+    "run_side_by_side",
+    "seed_scenario",
+]
+
+#: The name the naive baseline goes by in tables and JSON output.
+NAIVE = "naive-scan"
+
+
+class Target(Protocol):
+    """What a workload needs from an allocator: ``alloc(size) -> offset`` and ``free(offset)``."""
+
+    def alloc(self, size: int, /) -> int:
+        """Claim ``size`` slots; return the offset.  Raises ``OutOfSpace`` if nothing fits."""
+        ...
+
+    def free(self, offset: int, /) -> None:
+        """Release the block that starts at ``offset``."""
+        ...
+
+
+# ------------------------------------------------------------------ baseline
+
+
+class NaiveSetScan:
+    """The seed's naive allocator: scan every start offset, test each slot against a set.
+
+    ``alloc(size)`` tries offsets ``0, 1, ..., capacity - size`` in order and,
+    for each, tests slot by slot whether it is in the set of used slots; the
+    first offset whose ``size`` slots are all free wins (so placement is first
+    fit).  ``free`` removes the block's slots from the set.
+
+    Time: alloc O(capacity x size) slot tests; free O(size).
+
+    Only ``alloc`` and ``free``: it is the baseline of the benchmarks, not a policy.
+
+    >>> a = NaiveSetScan(16)
+    >>> x, y = a.alloc(4), a.alloc(4)
+    >>> a.free(x); a.alloc(2), a.alloc(4)
+    (0, 8)
+    """
+
+    __slots__ = ("_blocks", "_used", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        """Make an empty allocator over ``[0, capacity)``.  Raises ``ValueError`` if capacity <= 0."""
+        self.capacity = check_size(capacity, "capacity")
+        self._used: set[int] = set()
+        self._blocks: dict[int, int] = {}
+
+    def alloc(self, size: int) -> int:
+        """Claim the lowest ``size`` free consecutive slots; return the offset.
+
+        Time: O(capacity x size).  Raises ``OutOfSpace`` if no run of ``size`` free slots exists.
+        """
+        used = self._used
+        for start in range(self.capacity - size + 1):
+            for slot in range(start, start + size):
+                if slot in used:
+                    break
+            else:
+                used.update(range(start, start + size))
+                self._blocks[start] = size
+                return start
+        raise OutOfSpace(f"no hole fits size {size}: naive scan over capacity {self.capacity}")
+
+    def free(self, offset: int) -> None:
+        """Release the block at ``offset``.  Time: O(size).  Raises ``InvalidBlock`` if none starts there."""
+        size = self._blocks.pop(offset, 0)
+        if not size:
+            raise InvalidBlock(f"free: offset {offset} is not the start of a live block")
+        self._used.difference_update(range(offset, offset + size))
+
+
+# ------------------------------------------------------------------ workloads
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A fixed sequence of events: ``setup`` (replayed, not timed), then ``timed``.
+
+    Events are ints: ``size > 0`` allocates (ids are given in event order),
+    ``~id < 0`` frees that id.  ``allocs`` and ``frees`` count the timed part.
+    """
+
+    name: str
+    capacity: int
+    setup: list[int]
+    timed: list[int]
+    allocs: int
+    frees: int
+    description: str
+
+    @property
+    def pairs(self) -> float:
+        """Alloc+free pairs in the timed part: ``(allocs + frees) / 2``."""
+        return (self.allocs + self.frees) / 2
+
+
+def _workload(name: str, capacity: int, setup: list[int], timed: list[int], description: str) -> Workload:
+    allocs = sum(1 for event in timed if event > 0)
+    return Workload(name, capacity, setup, timed, allocs, len(timed) - allocs, description)
+
+
+def seed_scenario(
+    seed: int = 0,
+    events: int = 20_000,
+    *,
+    capacity: int = 256,
+    max_size: int = 16,
+    low: float = 0.50,
+    high: float = 0.75,
+) -> Workload:
+    """The seed's scenario: random alloc/free churn between ``low`` and ``high`` occupancy.
+
+    Sizes are uniform in ``1..max_size``.  Occupancy counts *requested* slots
+    (the size of every block asked for and not yet freed, whether or not the
+    alloc succeeded), so the events do not depend on placement.  Each step
+    draws a size and a random live block, then:
+
+    * alloc if that keeps occupancy <= ``high`` and freeing would drop it below ``low``;
+    * free the drawn block if alloc would exceed ``high``;
+    * otherwise a coin flip.
+
+    From empty, the space fills until occupancy reaches ``low`` (the ``setup``
+    part); from then on it stays within ``[low, high]`` for the ``events``
+    timed events (``high - low`` must leave room for two blocks of ``max_size``,
+    so one of the two moves is always possible).
+
+    Time: O(setup + events).  Raises ``ValueError`` for a band too narrow.
+
+    >>> w = seed_scenario(seed=1, events=100)
+    >>> w.capacity, len(w.timed), w == seed_scenario(seed=1, events=100)
+    (256, 100, True)
+    """
+    lo = int(capacity * low)
+    hi = int(capacity * high)
+    if not 0 < lo < hi <= capacity or hi - lo < 2 * max_size:
+        raise ValueError(
+            f"occupancy band [{lo}, {hi}] of capacity {capacity} must be inside the space "
+            f"and leave room for two blocks of max size {max_size}"
+        )
+    rng = random.Random(seed)
+    randint = rng.randint
+    randrange = rng.randrange
+    coin = rng.random
+    setup: list[int] = []
+    timed: list[int] = []
+    out = setup
+    sizes: list[int] = []  # requested size, by id
+    live: list[int] = []  # ids of live blocks, in no order (swap-remove)
+    used = 0
+    while len(timed) < events:
+        size = randint(1, max_size)
+        index = randrange(len(live)) if live else -1
+        can_free = index >= 0 and used - sizes[live[index]] >= lo
+        if used + size <= hi and (not can_free or coin() < 0.5):
+            out.append(size)
+            live.append(len(sizes))
+            sizes.append(size)
+            used += size
+        else:
+            victim = live[index]
+            live[index] = live[-1]
+            live.pop()
+            out.append(~victim)
+            used -= sizes[victim]
+        if out is setup and used >= lo:
+            out = timed
+    return _workload(
+        "seed",
+        capacity,
+        setup,
+        timed,
+        f"seed scenario: capacity {capacity}, sizes 1..{max_size}, "
+        f"churn at {low:.0%}-{high:.0%} occupancy, seed {seed}",
+    )
+
+
+def power_law_sizes(capacity: int) -> tuple[int, int]:
+    """The ``(min_size, max_size)`` of the power-law sizes for a space of ``capacity`` slots.
+
+    ``min_size = capacity >> 20`` (at least 1) and ``max_size = capacity >> 10``:
+    sizes 1..1024 in a 2**20-slot space, 1024..2**20 in a 2**30-slot space.
+    With the Pareto exponent 1.5 the mean size is about 3 x ``min_size``, so
+    100k live blocks fill about 30% of either space.
+
+    >>> power_law_sizes(1 << 20), power_law_sizes(1 << 30)
+    ((1, 1024), (1024, 1048576))
+    """
+    return max(1, capacity >> 20), max(1, capacity >> 10)
+
+
+def power_law_workload(
+    capacity: int,
+    live: int,
+    *,
+    pairs: int = 20_000,
+    settle: int | None = None,
+    seed: int = 0,
+    alpha: float = 1.5,
+    max_fill: float = 0.5,
+) -> Workload:
+    """Steady-state churn with ``live`` blocks of power-law sizes in ``[0, capacity)``.
+
+    Sizes are ``int(min_size * X)`` with ``X`` Pareto(``alpha``), redrawn while
+    above ``max_size`` (truncation by rejection); see ``power_law_sizes``.
+    ``setup``: ``live`` allocs (the fill), then ``settle`` untimed churn pairs
+    (default ``live``, so most of the first blocks are replaced and holes are
+    spread over the space).  ``timed``: ``pairs`` churn pairs, each the free
+    of a random live block followed by the alloc of a new one.
+
+    Time: O(live + settle + pairs).  Raises ``ValueError`` if the live blocks
+    ever need more than ``max_fill`` of the space (requested slots): the
+    workload must leave failures rare, whatever the policy.
+
+    >>> w = power_law_workload(1 << 20, 100, pairs=50)
+    >>> w.name, len(w.setup), w.pairs
+    ('power-law 2**20 / 100 live', 300, 50.0)
+    """
+    min_size, max_size = power_law_sizes(capacity)
+    settle = live if settle is None else settle
+    rng = random.Random(seed)
+    pareto = rng.paretovariate
+    randrange = rng.randrange
+
+    def draw() -> int:
+        while True:
+            size = int(min_size * pareto(alpha))
+            if size <= max_size:
+                return size
+
+    sizes: list[int] = []
+    ids: list[int] = []  # ids of live blocks, in no order (swap-remove)
+    used = 0
+    limit = int(capacity * max_fill)
+    setup: list[int] = []
+    timed: list[int] = []
+    for step in range(live + settle + pairs):
+        out = setup if step < live + settle else timed
+        if step >= live:
+            index = randrange(live)
+            victim = ids[index]
+            ids[index] = ids[-1]
+            ids.pop()
+            out.append(~victim)
+            used -= sizes[victim]
+        size = draw()
+        out.append(size)
+        ids.append(len(sizes))
+        sizes.append(size)
+        used += size
+        if used > limit:
+            raise ValueError(
+                f"{live} live blocks of power-law sizes {min_size}..{max_size} need {used} slots, "
+                f"more than {max_fill:.0%} of capacity {capacity}"
+            )
+    exponent = capacity.bit_length() - 1
+    space = f"2**{exponent}" if capacity == 1 << exponent else str(capacity)
+    return _workload(
+        f"power-law {space} / {live} live",
+        capacity,
+        setup,
+        timed,
+        f"power-law sizes {min_size}..{max_size} (Pareto {alpha}), capacity {space}, "
+        f"{live} live blocks, {settle} settle pairs, seed {seed}",
+    )
+
+
+# ------------------------------------------------------------------- harness
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The outcome of one ``replay``: time of the timed part, its pairs, failed allocs (all parts)."""
+
+    elapsed_ns: int
+    pairs: float
+    failures: int
+
+    @property
+    def ns_per_pair(self) -> float:
+        """Nanoseconds per alloc+free pair of the timed part."""
+        return self.elapsed_ns / self.pairs if self.pairs else 0.0
+
+
+def _drive(
+    alloc: Callable[[int], int], free: Callable[[int], None], events: list[int], offsets: list[int]
+) -> int:
+    """Run ``events``; ``offsets`` maps id -> offset (-1: failed) and grows.  Return failures.
+
+    This is the timed loop, the same for every implementation: locals and bound
+    methods only, one int test per event; ``try`` costs nothing in CPython 3.11+
+    unless an exception is raised.
+    """
+    failures = 0
+    record = offsets.append
+    for event in events:
+        if event > 0:
+            try:
+                record(alloc(event))
+            except OutOfSpace:
+                record(-1)
+                failures += 1
+        else:
+            offset = offsets[~event]
+            if offset >= 0:
+                free(offset)
+    return failures
+
+
+def replay(target: Target, workload: Workload) -> Replay:
+    """Run ``workload`` on ``target``: ``setup`` untimed, then ``timed`` under the clock.
+
+    The garbage collector is run before, and disabled during, the timed part
+    (as ``timeit`` does), so a collection triggered by an earlier allocation
+    is not billed to whichever implementation happens to be running.
+
+    Time: the workload's events times the target's cost per event.
+
+    >>> r = replay(NaiveSetScan(256), seed_scenario(events=200))
+    >>> r.pairs, r.failures, r.elapsed_ns > 0
+    (100.0, 0, True)
+    """
+    offsets: list[int] = []
+    alloc = target.alloc
+    free = target.free
+    failures = _drive(alloc, free, workload.setup, offsets)
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = perf_counter_ns()
+        failures += _drive(alloc, free, workload.timed, offsets)
+        elapsed = perf_counter_ns() - start
+    finally:
+        if enabled:
+            gc.enable()
+    return Replay(elapsed, workload.pairs, failures)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Repeated measurements of one implementation on one workload."""
+
+    name: str
+    samples: list[float]
+    failures: int
+
+    @property
+    def median(self) -> float:
+        """Median ns per pair over the repeats (the number tables show)."""
+        return statistics.median(self.samples)
+
+    @property
+    def min(self) -> float:
+        """Fastest repeat, ns per pair (the least disturbed by other processes)."""
+        return min(self.samples)
+
+
+def run_side_by_side(
+    workload: Workload,
+    factories: Mapping[str, Callable[[int], Target]],
+    *,
+    repeat: int = 5,
+    warmup: int = 1,
+    on_replay: Callable[[str], None] | None = None,
+) -> dict[str, Timing]:
+    """Time every implementation on ``workload``, interleaved: ``warmup + repeat`` rounds.
+
+    Each round replays the workload once on a fresh allocator from each
+    factory (called with the workload's capacity), rotating the order from
+    round to round, so a slow spell of the machine touches every
+    implementation alike.  Warm-up rounds are discarded.  ``on_replay(name)``
+    is called after each replay (for progress bars).
+
+    Time: (warmup + repeat) x the replays.  Raises ``ValueError`` if repeat < 1
+    or warmup < 0.  The result keeps the factories' order.
+    """
+    cases = {name: (workload, factory) for name, factory in factories.items()}
+    return run_cases(cases, repeat=repeat, warmup=warmup, on_replay=on_replay)
+
+
+def run_cases(
+    cases: Mapping[str, tuple[Workload, Callable[[int], Target]]],
+    *,
+    repeat: int = 5,
+    warmup: int = 1,
+    on_replay: Callable[[str], None] | None = None,
+) -> dict[str, Timing]:
+    """Time named ``(workload, factory)`` cases interleaved, as ``run_side_by_side`` does.
+
+    The general form: the cases may be different workloads (the same policy
+    at 1k and at 100k live blocks), so that a ratio between two of them is
+    also measured side by side.  ``on_replay(name)`` is called after each
+    replay with the case's name.
+
+    Time: (warmup + repeat) x the replays.  Raises ``ValueError`` if repeat < 1
+    or warmup < 0.  The result keeps the cases' order.
+    """
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"repeat must be >= 1 and warmup >= 0, got repeat {repeat}, warmup {warmup}")
+    names = list(cases)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    failures = dict.fromkeys(names, 0)
+    for round_ in range(warmup + repeat):
+        shift = round_ % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            workload, factory = cases[name]
+            result = replay(factory(workload.capacity), workload)
+            if round_ >= warmup:
+                samples[name].append(result.ns_per_pair)
+            failures[name] = result.failures
+            if on_replay is not None:
+                on_replay(name)
+    return {name: Timing(name, samples[name], failures[name]) for name in names}
+
+
+def implementations(policies: Iterable[str], *, naive: bool = True) -> dict[str, Callable[[int], Target]]:
+    """Factories for the named policies (from ``rangealloc.POLICIES``), plus the naive baseline.
+
+    Raises ``ValueError`` for an unknown policy name.
+
+    >>> list(implementations(["first-fit", "bitmap"]))
+    ['first-fit', 'bitmap', 'naive-scan']
+    """
+    factories: dict[str, Callable[[int], Target]] = {}
+    for name in policies:
+        if name not in POLICIES:
+            raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
+        factories[name] = POLICIES[name]
+    if naive:
+        factories[NAIVE] = NaiveSetScan
+    return factories
