@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from traits import occupied, reservable
 
 from rangealloc import Allocator, AllocError, OutOfSpace
 
@@ -130,8 +131,11 @@ def apply_ops(a: Allocator, ops: list[tuple[str, int, int, int]]) -> None:
     """Run operations from ``strategies.ops`` on ``a``, skipping the ones that cannot succeed.
 
     ``OutOfSpace`` is expected (and leaves ``a`` unchanged); a reserve outside
-    the space or a free with no live block is skipped.
+    the space or a free with no live block is skipped.  For a policy that
+    reserves only buddy blocks (``traits.reservable``), a reserve's offset is
+    first rounded down to a multiple of its rounded size, so that it is one.
     """
+    policy = a.name
     for kind, x, y, z in ops:
         live = sorted(o for o, _ in a.blocks())
         try:
@@ -141,7 +145,10 @@ def apply_ops(a: Allocator, ops: list[tuple[str, int, int, int]]) -> None:
                 a.free(live[x % len(live)])
             elif kind == "realloc" and live:
                 a.realloc(live[x % len(live)], y, align=z)
-            elif kind == "reserve" and x + y <= a.capacity:
-                a.reserve(x, y)
+            elif kind == "reserve":
+                need = occupied(policy, y)
+                offset = x if reservable(policy, x, y) else x - x % need
+                if offset + need <= a.capacity:
+                    a.reserve(offset, y)
         except OutOfSpace:
             pass

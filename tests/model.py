@@ -22,6 +22,9 @@ each placement rule below is a few lines that read like the spec (issue 2,
 * ``reserve(offset, size)``: claims exactly ``[offset, offset + size)`` if one
   hole contains all of it, else ``OutOfSpace``.
 
+The policies it knows are ``traits.MODELLED``; the others (TLSF, buddy) are
+checked against a shadow of their blocks instead (``tests/shadow.py``).
+
 The model assumes well-typed arguments (sizes > 0, aligns powers of two): the
 argument checks are tested on the allocators directly.  It raises the
 library's exception classes, which are part of the spec, so that tests can
@@ -32,12 +35,11 @@ Every operation is O(blocks log blocks): fine for the small spaces the tests use
 
 from __future__ import annotations
 
+from traits import MODELLED
+
 from rangealloc import InvalidBlock, OutOfSpace
 
 __all__ = ["MODELLED", "Model", "align_up", "aligned_fit", "gaps"]
-
-#: The policies whose placement the model predicts.
-MODELLED = ("first-fit", "next-fit", "best-fit", "bitmap")
 
 
 def align_up(offset: int, align: int) -> int:

@@ -6,6 +6,12 @@ internal invariant the way a bug would, and expects ``check()`` to raise
 which ``check()`` must accept::
 
     [0 blk 4)[4 hole 10)[10 blk 16)[16 hole 30)[30 blk 34)[34 hole 50)[50 blk 64)
+
+or, for a policy that reserves only buddy blocks (``traits.BUDDY_RESERVE``),
+the same shape made of buddy blocks (the last hole is two free blocks,
+[36, 40) and [40, 48), that are not buddies)::
+
+    [0 blk 4)[4 hole 8)[8 blk 16)[16 hole 32)[32 blk 36)[36 hole 48)[48 blk 64)
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from traits import BUDDY_RESERVE
 
 import rangealloc
-from rangealloc import Allocator, BestFit, Bitmap, CorruptState, NextFit
+from rangealloc import TLSF, Allocator, BestFit, Bitmap, Buddy, CorruptState, NextFit
 from rangealloc._addrtree import NIL, AddressOrdered, HoleTree, _Node
+from rangealloc._bits import size_class
 from rangealloc._holes import HoleAllocator
 
 CAPACITY = 64
 BLOCKS = [(0, 4), (10, 6), (30, 4), (50, 14)]
 HOLES = [(4, 6), (16, 14), (34, 16)]
+BUDDY_BLOCKS = [(0, 4), (8, 8), (32, 4), (48, 16)]
+BUDDY_HOLES = [(4, 4), (16, 16), (36, 12)]
 
 
 def policies_of(kind: type[Allocator]) -> list[str]:
@@ -30,12 +40,19 @@ def policies_of(kind: type[Allocator]) -> list[str]:
 
 
 def layout(policy: str) -> Allocator:
+    blocks, holes = (BUDDY_BLOCKS, BUDDY_HOLES) if policy in BUDDY_RESERVE else (BLOCKS, HOLES)
     a = rangealloc.create(policy, CAPACITY)
-    for offset, size in BLOCKS:
+    for offset, size in blocks:
         a.reserve(offset, size)
-    assert list(a.holes()) == HOLES
+    assert list(a.blocks()) == blocks
+    assert list(a.holes()) == holes
     a.check()
     return a
+
+
+def second_block(a: Allocator) -> tuple[int, int]:
+    """The layout's second block, (10, 6) or (8, 8): a hole before it and a hole after it."""
+    return sorted(a._blocks.items())[1]
 
 
 def assert_corrupt(a: Allocator, rule: str | None = None) -> None:
@@ -59,12 +76,14 @@ def _bogus_block_in_a_hole(a: Allocator) -> None:
 
 
 def _lost_block(a: Allocator) -> None:
-    del a._blocks[10]
-    a._used -= 6
+    offset, size = second_block(a)
+    del a._blocks[offset]
+    a._used -= size
 
 
 def _block_over_a_hole(a: Allocator) -> None:
-    a._blocks[10] = 7
+    offset, size = second_block(a)
+    a._blocks[offset] = size + 1
     a._used += 1
 
 
@@ -96,7 +115,7 @@ def test_check_catches_generic_corruption(policy: str, what: str, corrupt: Corru
 def test_check_accepts_every_state_reached_through_the_api(policy: str) -> None:
     a = layout(policy)
     a.alloc(3, align=8)
-    a.realloc(10, 12)
+    a.realloc(second_block(a)[0], 12)
     a.free(0)
     a.grow(100)
     a.check()
@@ -370,4 +389,199 @@ def test_check_catches_a_modified_sentinel() -> None:
         assert_corrupt(a, "sentinel")
     finally:
         NIL.max = 0
+    a.check()
+
+
+# ----------------------------------------------------------------- TLSF
+#
+# The standard layout in a TLSF with sl = 4: holes of 6, 14 and 16 slots, in
+# classes 6 and 14 (row 0: one class per size below 16) and 16 (row 1, column 0).
+# Capacity 64 is class 48 (row 3, column 0), the last one: 49 bins, 4 rows.
+#
+# The base check compares ``stats().largest_hole`` with ``holes()`` before it
+# calls the policy's own check, and TLSF finds its largest hole through the
+# bitmaps (top row, top column): a bitmap bit that hides or invents the top
+# class shows up there first.  Either way ``check()`` must raise ``CorruptState``.
+
+
+def tlsf(policy: str) -> TLSF:
+    a = layout(policy)
+    assert isinstance(a, TLSF)
+    assert a._sl == 4
+    assert {cls: dict(holes) for cls, holes in enumerate(a._bins) if holes} == {
+        6: {4: 6},
+        14: {16: 14},
+        16: {34: 16},
+    }
+    assert a._cols[:2] == [1 << 6 | 1 << 14, 1]
+    assert a._rows == 0b11
+    return a
+
+
+TLSF_POLICIES = policies_of(TLSF)
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_hole_in_the_wrong_bin(policy: str) -> None:
+    a = tlsf(policy)
+    # The 14-slot hole moves to class 13; the column bits follow, so only the bin is wrong.
+    del a._bins[14][16]
+    a._bins[13][16] = 14
+    a._cols[0] ^= 1 << 14 | 1 << 13
+    assert_corrupt(a, "is in class 13")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_stray_tlsf_bin_entry(policy: str) -> None:
+    a = tlsf(policy)
+    a._bins[6][40] = 6  # a 6-slot hole at 40 that does not exist, in the right (non-empty) bin
+    assert_corrupt(a, "unknown to the hole table")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_bin_entry_of_the_wrong_size(policy: str) -> None:
+    a = tlsf(policy)
+    # The 14-slot hole at 16 is also filed as a 15-slot hole, in class 15 (column bit set).
+    assert size_class(15, 4) == 15
+    a._bins[15][16] = 15
+    a._cols[0] |= 1 << 15
+    assert_corrupt(a, "bin 15 holds hole 16 unknown to the hole table")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_hole_missing_from_the_tlsf_bins(policy: str) -> None:
+    a = tlsf(policy)
+    del a._bins[6][4]
+    a._cols[0] ^= 1 << 6  # bitmaps consistent with the bins: only the missing hole is wrong
+    assert_corrupt(a, "bins hold 2 holes, the hole table 3")
+
+
+@pytest.mark.parametrize(
+    ("row", "bit"),
+    [(0, 6), (0, 14), (0, 5), (0, 15), (1, 0), (1, 1), (1, 15), (2, 0), (3, 0)],
+    ids=["clear-6", "clear-14", "set-5", "set-15", "clear-16", "set-17", "set-31", "set-32", "set-64"],
+)
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_wrong_tlsf_column_bit(policy: str, row: int, bit: int) -> None:
+    a = tlsf(policy)
+    a._cols[row] ^= 1 << bit
+    assert_corrupt(a, "column bit|row bitmap|largest hole")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_column_bit_of_a_class_past_the_last(policy: str) -> None:
+    a = tlsf(policy)
+    assert len(a._bins) == 49
+    assert len(a._cols) == 4
+    # Row 3 has one class (48, column 0): a bit for column 3 names class 51, which has no bin.
+    # alloc would index _bins[51] with it (IndexError): check() must see it first.
+    a._cols[3] |= 1 << 3
+    assert_corrupt(a, "column bit")
+
+
+@pytest.mark.parametrize("bit", [0, 1, 2, 3, 5], ids=["clear-0", "clear-1", "set-2", "set-3", "set-5"])
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_wrong_tlsf_row_bit(policy: str, bit: int) -> None:
+    a = tlsf(policy)
+    a._rows ^= 1 << bit
+    assert_corrupt(a, "row bitmap|largest hole")
+
+
+# ---------------------------------------------------------------- buddy
+#
+# The buddy layout's free lists: [4, 8) and [36, 40) of order 2, [40, 48) of
+# order 3, [16, 32) of order 4.
+
+
+def buddy(policy: str) -> Buddy:
+    a = layout(policy)
+    assert isinstance(a, Buddy)
+    assert {k: sorted(blocks) for k, blocks in enumerate(a._lists) if blocks} == {
+        2: [4, 36],
+        3: [40],
+        4: [16],
+    }
+    assert a._orders == 0b11100
+    return a
+
+
+def set_free(a: Buddy, frees: list[tuple[int, int]], takes: list[tuple[int, int]]) -> None:
+    """Put ``(offset, order)`` free blocks in / take them out of the lists, keeping the order bitmap right."""
+    for offset, order in takes:
+        del a._lists[order][offset]
+    for offset, order in frees:
+        a._lists[order][offset] = None
+    a._orders = sum(1 << k for k, blocks in enumerate(a._lists) if blocks)
+
+
+BUDDY_POLICIES = policies_of(Buddy)
+
+
+@pytest.mark.parametrize("policy", BUDDY_POLICIES)
+def test_check_catches_a_misaligned_free_block(policy: str) -> None:
+    a = buddy(policy)
+    # [16, 32) as [16, 20) [20, 28) [28, 32): the same slots, but 20 is no multiple of 8.
+    set_free(a, frees=[(16, 2), (20, 3), (28, 2)], takes=[(16, 4)])
+    assert list(a.holes()) == BUDDY_HOLES
+    assert_corrupt(a, "free block 20 of order 3 is misplaced")
+
+
+@pytest.mark.parametrize("policy", BUDDY_POLICIES)
+def test_check_catches_unmerged_free_buddies(policy: str) -> None:
+    a = buddy(policy)
+    set_free(a, frees=[(16, 3), (24, 3)], takes=[(16, 4)])
+    assert list(a.holes()) == BUDDY_HOLES
+    assert_corrupt(a, "buddy were not merged")
+
+
+@pytest.mark.parametrize("policy", BUDDY_POLICIES)
+def test_check_catches_unmerged_free_buddies_deep_down(policy: str) -> None:
+    a = buddy(policy)
+    set_free(a, frees=[(16, 3), (24, 2), (28, 1), (30, 0), (31, 0)], takes=[(16, 4)])
+    assert list(a.holes()) == BUDDY_HOLES
+    assert_corrupt(a, "buddy were not merged")
+
+
+@pytest.mark.parametrize(
+    "bit", [2, 3, 4, 0, 1, 6], ids=["clear-2", "clear-3", "clear-4", "set-0", "set-1", "set-6"]
+)
+@pytest.mark.parametrize("policy", BUDDY_POLICIES)
+def test_check_catches_a_wrong_order_bitmap(policy: str, bit: int) -> None:
+    a = buddy(policy)
+    a._orders ^= 1 << bit
+    assert_corrupt(a, "order bitmap")
+
+
+@pytest.mark.parametrize("policy", BUDDY_POLICIES)
+def test_check_catches_a_block_whose_size_is_not_a_power_of_two(policy: str) -> None:
+    a = buddy(policy)
+    # [0, 4) becomes [0, 6); the free [4, 8) shrinks to [6, 8): tiling and free lists stay right.
+    set_free(a, frees=[(6, 1)], takes=[(4, 2)])
+    a._blocks[0] = 6
+    a._used += 2
+    assert_corrupt(a, "block 0 of size 6 is not a buddy block")
+
+
+@pytest.mark.parametrize("policy", BUDDY_POLICIES)
+def test_check_catches_a_block_not_aligned_to_its_size(policy: str) -> None:
+    a = buddy(policy)
+    # [8, 16) moves to [4, 12); the free [4, 8) moves to [12, 16).
+    set_free(a, frees=[(12, 2)], takes=[(4, 2)])
+    del a._blocks[8]
+    a._blocks[4] = 8
+    assert_corrupt(a, "block 4 of size 8 is not a buddy block")
+
+
+@pytest.mark.parametrize("policy", BUDDY_POLICIES)
+def test_check_accepts_free_buddies_whose_parent_is_outside_the_space(policy: str) -> None:
+    a = rangealloc.create(policy, 12)  # roots [0, 8) and [8, 12)
+    assert isinstance(a, Buddy)
+    a.reserve(0, 8)
+    a.reserve(8, 2)
+    a.free(8)
+    # [8, 12) is whole again; its buddy [12, 16) is outside: nothing more to merge.
+    assert {k: list(blocks) for k, blocks in enumerate(a._lists) if blocks} == {2: [8]}
+    a.check()
+    a.free(0)
+    assert {k: sorted(blocks) for k, blocks in enumerate(a._lists) if blocks} == {2: [8], 3: [0]}
     a.check()

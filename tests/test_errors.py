@@ -4,6 +4,10 @@ Each raising call is checked three ways: the exception class, the message
 (it names the culprit value, and the argument for argument errors), and the
 allocator's observable state (blocks, holes, counters, next fit's pointer),
 which must be exactly what it was before the call.
+
+The shared layout is made of buddy blocks, so that it is the same for every
+policy; where a policy may not reserve a range at all (``traits.reservable``),
+``ValueError`` naming the offset is expected instead of ``OutOfSpace``.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from typing import Any
 
 import pytest
 from helpers import assert_names, raises_unchanged
+from traits import ANY_RESERVE, reservable
 
 import rangealloc
 from rangealloc import Allocator, AllocError, CorruptState, InvalidBlock, OutOfSpace
 
-#: The live 8-slot block ``busy()`` reserves at ``[LIVE, LIVE + 8)``.
-LIVE = 4
+#: The live 8-slot block ``busy()`` reserves at ``[LIVE, LIVE + 8)`` (a buddy block: 8 is a multiple of 8).
+LIVE = 8
 CAPACITY = 64
 
 #: Values of the wrong type for an int argument (a bool is not a size either).
@@ -125,10 +130,13 @@ def test_reserve_outside_the_space_is_value_error(policy: str, offset: int, size
     assert_names(message, offset)
 
 
-def test_reserve_outside_the_space_and_over_blocks_is_still_value_error(policy: str) -> None:
+@pytest.mark.parametrize(("offset", "size"), [(LIVE, 100), (0, 2 * CAPACITY)])
+def test_reserve_outside_the_space_and_over_blocks_is_still_value_error(
+    policy: str, offset: int, size: int
+) -> None:
     a = busy(policy)
-    message = raises_unchanged(a, ValueError, lambda: a.reserve(LIVE, 100))
-    assert_names(message, LIVE)
+    message = raises_unchanged(a, ValueError, lambda: a.reserve(offset, size))
+    assert_names(message, offset)
 
 
 @pytest.mark.parametrize("value", [0, -1, -64])
@@ -224,6 +232,7 @@ def test_alloc_in_a_full_space_is_out_of_space(policy: str) -> None:
     raises_unchanged(a, OutOfSpace, lambda: a.alloc(1))
 
 
+@pytest.mark.parametrize("policy", ANY_RESERVE)
 def test_alloc_with_no_aligned_range_is_out_of_space(policy: str) -> None:
     a = rangealloc.create(policy, 64)
     a.reserve(0, 1)
@@ -236,6 +245,18 @@ def test_alloc_with_no_aligned_range_is_out_of_space(policy: str) -> None:
     assert 1 <= offset <= 31 - 16 or 33 <= offset <= 63 - 16
 
 
+def test_alloc_with_no_aligned_range_of_buddy_blocks_is_out_of_space(policy: str) -> None:
+    a = rangealloc.create(policy, 64)
+    for offset in (0, 16, 32, 48):
+        a.reserve(offset, 1)
+    # Every multiple of 16 is in use: no 16-aligned range at all, though 15 slots are free in a row.
+    message = raises_unchanged(a, OutOfSpace, lambda: a.alloc(8, align=16))
+    assert_names(message, 8)
+    assert_names(message, 16)
+    offset = a.alloc(8)  # unaligned it fits (no false out-of-space), after one of the used slots
+    assert any(start < offset and offset + 8 <= start + 16 for start in (0, 16, 32, 48))
+
+
 def test_realloc_that_cannot_fit_is_out_of_space(policy: str) -> None:
     a = busy(policy)
     too_big = a.available + 8 + 1  # more than every free slot plus the block's own
@@ -244,6 +265,7 @@ def test_realloc_that_cannot_fit_is_out_of_space(policy: str) -> None:
     assert a.size_of(LIVE) == 8
 
 
+@pytest.mark.parametrize("policy", ANY_RESERVE)
 def test_realloc_to_an_align_nothing_satisfies_is_out_of_space(policy: str) -> None:
     a = rangealloc.create(policy, 64)
     a.reserve(0, 1)
@@ -254,10 +276,22 @@ def test_realloc_to_an_align_nothing_satisfies_is_out_of_space(policy: str) -> N
     assert list(a.blocks()) == [(0, 1), (4, 8)]
 
 
+def test_realloc_to_an_align_nothing_satisfies_a_buddy_block_is_out_of_space(policy: str) -> None:
+    a = rangealloc.create(policy, 64)
+    a.reserve(0, 1)
+    a.reserve(8, 8)
+    # 8 is not a multiple of 2**62, and the only one in the space, 0, is in use: nowhere to go.
+    message = raises_unchanged(a, OutOfSpace, lambda: a.realloc(8, 8, align=1 << 62))
+    assert_names(message, 8)
+    assert list(a.blocks()) == [(0, 1), (8, 8)]
+
+
 def test_reserve_over_a_block_is_out_of_space(policy: str) -> None:
     a = busy(policy)
-    for offset, size in [(LIVE, 1), (LIVE + 7, 1), (LIVE - 1, 2), (0, CAPACITY)]:
-        message = raises_unchanged(a, OutOfSpace, partial(a.reserve, offset, size))
+    for offset, size in [(LIVE, 1), (LIVE + 7, 1), (LIVE - 1, 2), (0, CAPACITY), (0, 2 * LIVE), (LIVE, 2)]:
+        # A range the policy may not claim at all (not one buddy block) is a ValueError first.
+        expected = OutOfSpace if reservable(policy, offset, size) else ValueError
+        message = raises_unchanged(a, expected, partial(a.reserve, offset, size))
         assert_names(message, offset)
 
 

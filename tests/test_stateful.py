@@ -1,14 +1,25 @@
-"""Each registered policy, driven by Hypothesis, beside the reference model.
+"""Each registered policy, driven by Hypothesis, beside the reference model or a shadow.
 
-One ``RuleBasedStateMachine`` runs random sequences of alloc (with align),
-free (of live and of bad offsets), realloc (with align), reserve, grow, clear
-and bad calls.  Every return value and every exception class must be what
+``AllocatorMachine`` runs random sequences of alloc (with align), free (of
+live and of bad offsets), realloc (with align), reserve, grow, clear and bad
+calls.  Every return value and every exception class must be what
 ``tests/model.py`` predicts; after every step ``blocks()``, ``holes()``, the
 counters and next fit's pointer must equal the model's, and ``check()`` must
 pass; a call that raises must leave the allocator exactly as it was.
 
-A ``TestCase`` is generated for every name in ``rangealloc.POLICIES``; a policy
-the model does not know fails here until the model learns its placement.
+``ShadowMachine`` runs the same rules (plus reserves of valid buddy blocks)
+on a policy whose placement the model does not predict (TLSF, buddy), beside
+a shadow of its blocks (``tests/shadow.py``): every returned offset is
+aligned and its range was free, realloc stays in place when it must, there is
+no false out-of-space (in buddy terms for buddy), ``blocks()``/``holes()``/
+counters equal the shadow's after every step, ``check()`` passes, and a call
+that raises changes nothing.
+
+A ``TestCase`` is generated for every name in ``rangealloc.POLICIES``: an
+``AllocatorMachine`` for ``traits.MODELLED``, a ``ShadowMachine`` for the
+others; and one more ``ShadowMachine`` for TLSF with one second-level bit
+(``sl=1``: two classes per power of two), where requests fall between class
+bounds, and so on the fallback search, all the time.
 """
 
 from __future__ import annotations
@@ -21,10 +32,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from model import Model
+from shadow import Shadowed
 from strategies import aligns, any_offsets, bad_aligns, bad_sizes, bad_types, capacities, sizes
+from traits import MODELLED, UNMODELLED
 
 import rangealloc
-from rangealloc import Allocator, NextFit
+from rangealloc import TLSF, Allocator, NextFit
 
 #: Calls with one int argument replaced: (argument, call(allocator, a live offset, value)).
 BadCall = Callable[[Allocator, int, Any], object]
@@ -51,9 +64,13 @@ ALIGN_SLOTS: list[BadCall] = [
 ]
 
 picks = st.integers(min_value=0, max_value=10**6)
+orders = st.integers(min_value=0, max_value=6)
 
 #: The stateful runs are where placement bugs show up: three times the profile's examples.
 STATEFUL_SETTINGS = settings(max_examples=3 * settings().max_examples)
+#: The shadow machines check more per step (every hole scanned, three of them): half the profile's
+#: examples each keeps the whole suite within its time budget (50 runs of 50 steps under "ci").
+SHADOW_SETTINGS = settings(max_examples=max(1, settings().max_examples // 2))
 
 
 class AllocatorMachine(RuleBasedStateMachine):
@@ -192,6 +209,107 @@ class AllocatorMachine(RuleBasedStateMachine):
         assert a.stats().holes == len(holes)
 
 
+class ShadowMachine(RuleBasedStateMachine):
+    """One unmodelled policy beside the shadow of its blocks; subclasses set ``policy`` (and ``make``)."""
+
+    policy: ClassVar[str] = ""
+    #: Builds the allocator from a capacity; None: ``rangealloc.create(policy, capacity)``.
+    make: ClassVar[Callable[[int], Allocator] | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shadow = Shadowed(self.policy, 1, type(self).make)
+
+    @initialize(capacity=capacities)
+    def start(self, capacity: int) -> None:
+        self.shadow = Shadowed(self.policy, capacity, type(self).make)
+
+    @property
+    def a(self) -> Allocator:
+        return self.shadow.a
+
+    def live(self, pick: int) -> int:
+        offsets = sorted(self.shadow.blocks)
+        return offsets[pick % len(offsets)]
+
+    def has_blocks(self) -> bool:
+        return bool(self.shadow.blocks)
+
+    # ------------------------------------------------------------------ rules
+
+    @rule(size=sizes, align=aligns)
+    def alloc(self, size: int, align: int) -> None:
+        self.shadow.alloc(size, align)
+
+    @precondition(has_blocks)
+    @rule(pick=picks)
+    def free_live(self, pick: int) -> None:
+        self.shadow.free(self.live(pick))
+
+    @rule(offset=any_offsets)
+    def free_any(self, offset: int) -> None:
+        self.shadow.free(offset)
+
+    @rule(offset=any_offsets)
+    def size_of_any(self, offset: int) -> None:
+        self.shadow.size_of(offset)
+
+    @precondition(has_blocks)
+    @rule(pick=picks, size=sizes, align=aligns)
+    def realloc_live(self, pick: int, size: int, align: int) -> None:
+        self.shadow.realloc(self.live(pick), size, align)
+
+    @rule(offset=any_offsets, size=sizes, align=aligns)
+    def realloc_any(self, offset: int, size: int, align: int) -> None:
+        self.shadow.realloc(offset, size, align)
+
+    @rule(offset=st.integers(min_value=0, max_value=70), size=sizes)
+    def reserve(self, offset: int, size: int) -> None:
+        self.shadow.reserve(offset, size)
+
+    @rule(order=orders, index=st.integers(min_value=0, max_value=40), size=sizes)
+    def reserve_buddy_block(self, order: int, index: int, size: int) -> None:
+        """A range every policy may reserve: ``size`` (clamped to 2**order) at a multiple of 2**order."""
+        self.shadow.reserve(index << order, 1 + (size - 1) % (1 << order))
+
+    @rule(extra=st.integers(min_value=-2, max_value=40))
+    def grow(self, extra: int) -> None:
+        self.shadow.grow(self.shadow.capacity + extra)
+
+    @rule()
+    def clear(self) -> None:
+        self.shadow.clear()
+
+    @rule(slot=st.sampled_from(TYPE_SLOTS), value=bad_types)
+    def bad_type(self, slot: BadCall, value: Any) -> None:
+        live = self.shadow.any_live()
+        raises_unchanged(self.a, TypeError, lambda: slot(self.a, live, value))
+
+    @rule(slot=st.sampled_from(SIZE_SLOTS), value=bad_sizes)
+    def bad_size(self, slot: BadCall, value: int) -> None:
+        live = self.shadow.any_live()
+        raises_unchanged(self.a, ValueError, lambda: slot(self.a, live, value))
+
+    @rule(slot=st.sampled_from(ALIGN_SLOTS), value=bad_aligns)
+    def bad_align(self, slot: BadCall, value: int) -> None:
+        live = self.shadow.any_live()
+        raises_unchanged(self.a, ValueError, lambda: slot(self.a, live, value))
+
+    @rule(offset=st.integers(max_value=-1))
+    def reserve_negative(self, offset: int) -> None:
+        raises_unchanged(self.a, ValueError, lambda: self.a.reserve(offset, 1))
+
+    # ------------------------------------------------------------- invariants
+
+    @invariant()
+    def passes_check(self) -> None:
+        self.a.check()
+
+    @invariant()
+    def agrees_with_shadow(self) -> None:
+        self.shadow.compare()
+
+
 def _class_name(policy: str) -> str:
     return "".join(part.capitalize() for part in policy.split("-"))
 
@@ -208,5 +326,32 @@ def machine_for(policy: str) -> type[AllocatorMachine]:
     return Machine
 
 
-for _policy in rangealloc.POLICIES:
+def shadow_machine_for(
+    policy: str, make: Callable[[int], Allocator] | None = None, suffix: str = ""
+) -> type[ShadowMachine]:
+    """A subclass of ``ShadowMachine`` bound to ``policy`` (built by ``make``, if given)."""
+
+    class Machine(ShadowMachine):
+        pass
+
+    Machine.policy = policy
+    Machine.make = make
+    Machine.TestCase.settings = SHADOW_SETTINGS
+    Machine.__name__ = Machine.__qualname__ = f"{_class_name(policy)}{suffix}ShadowMachine"
+    return Machine
+
+
+def _tlsf_sl1(capacity: int) -> Allocator:
+    return TLSF(capacity, sl=1)
+
+
+for _policy in MODELLED:
     globals()[f"Test{_class_name(_policy)}Stateful"] = machine_for(_policy).TestCase
+for _policy in UNMODELLED:
+    globals()[f"Test{_class_name(_policy)}Stateful"] = shadow_machine_for(_policy).TestCase
+TestTlsfSl1Stateful = shadow_machine_for("tlsf", _tlsf_sl1, "Sl1").TestCase
+
+
+def test_every_policy_has_a_machine() -> None:
+    names = {f"Test{_class_name(name)}Stateful" for name in rangealloc.POLICIES}
+    assert names <= set(globals())

@@ -1,9 +1,12 @@
-"""A seeded random stress run per policy, against the reference model.
+"""A seeded random stress run per policy, against the reference model or a shadow.
 
 A few thousand operations (alloc with align, free, bad frees, realloc,
-reserve, grow, clear) on spaces of a few slots to a few thousand; every
-result must match ``tests/model.py``, the full state is compared and
-``check()`` run every ``CHECK_EVERY`` operations.
+reserve, grow, clear) on spaces of a few slots to a few thousand; for the
+policies the model knows (``traits.MODELLED``) every result must match
+``tests/model.py``; for the others every call is checked against the shadow
+of the blocks (``tests/shadow.py``: aligned, free, in place when it must be,
+no false out-of-space).  The full state is compared and ``check()`` run every
+``CHECK_EVERY`` operations.
 
 The seed is printed (pytest shows it with a failure) and is part of every
 assertion message; replay a run with::
@@ -14,17 +17,17 @@ assertion message; replay a run with::
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from functools import partial
 
 import pytest
 from helpers import STRESS_SEED, outcome
 from model import Model
+from shadow import Shadowed
+from traits import LARGE_SPACE, MODELLED, UNMODELLED, occupied, reservable, traits_of
 
 import rangealloc
 from rangealloc import Allocator, NextFit
-
-#: Policies that must handle capacities of 2**48 (the spec exempts only bitmap).
-LARGE_SPACE_POLICIES = [name for name in rangealloc.POLICIES if name != "bitmap"]
 
 SEED = STRESS_SEED
 OPERATIONS = 5000
@@ -52,7 +55,13 @@ def size_for(rng: random.Random, capacity: int) -> int:
 
 
 def run_stress(policy: str, seed: int, capacity: int = 0) -> None:
-    """``OPERATIONS`` random operations on ``policy`` beside the model (capacity 0: a random small one)."""
+    """``OPERATIONS`` random operations on ``policy`` beside the model or the shadow.
+
+    Capacity 0: a random small one.
+    """
+    if not traits_of(policy).modelled:
+        run_shadow_stress(policy, seed, capacity)
+        return
     rng = random.Random(f"{seed}:{policy}:{capacity}")
     capacity = capacity or rng.choice([1, 7, 16, 64, 256, 1000, 4096])
     a = rangealloc.create(policy, capacity)
@@ -111,6 +120,70 @@ def run_stress(policy: str, seed: int, capacity: int = 0) -> None:
     assert a.alloc(a.capacity) == 0
 
 
+def run_shadow_stress(policy: str, seed: int, capacity: int = 0) -> None:
+    """As ``run_stress``, each call checked against the shadow of the blocks (same mix of operations)."""
+    rng = random.Random(f"{seed}:{policy}:{capacity}")
+    capacity = capacity or rng.choice([1, 7, 16, 64, 256, 1000, 4096])
+    shadow = Shadowed(policy, capacity)
+    for step in range(OPERATIONS):
+        where = f"RANGEALLOC_SEED={seed} policy={policy} step={step}"
+        call: Callable[[], object]
+        capacity = shadow.capacity
+        align = 1 << rng.choice([0, 0, 0, 0, 1, 2, 3, 4, 6])
+        live = sorted(shadow.blocks)
+        roll = rng.random()
+        if roll < 0.40 or not live:
+            size = size_for(rng, capacity)
+            operation = f"alloc({size}, align={align})"
+            call = partial(shadow.alloc, size, align)
+        elif roll < 0.70:
+            offset = rng.choice(live)
+            operation = f"free({offset})"
+            call = partial(shadow.free, offset)
+        elif roll < 0.74:
+            offset = rng.randint(-1, capacity)
+            operation = f"free({offset}) (any offset)"
+            call = partial(shadow.free, offset)
+        elif roll < 0.90:
+            offset = rng.choice(live)
+            size = size_for(rng, capacity)
+            operation = f"realloc({offset}, {size}, align={align})"
+            call = partial(shadow.realloc, offset, size, align)
+        elif roll < 0.97:
+            offset = rng.randrange(capacity)
+            size = rng.randint(1, min(16, capacity - offset))
+            if not reservable(policy, offset, size) and rng.random() < 0.5:
+                offset -= offset % occupied(policy, size)  # half the time, make it a buddy block
+            operation = f"reserve({offset}, {size})"
+            call = partial(shadow.reserve, offset, size)
+        elif roll < 0.995:
+            new = capacity + rng.randint(0, 64)
+            operation = f"grow({new})"
+            call = partial(shadow.grow, new)
+        else:
+            operation = "clear()"
+            call = shadow.clear
+        try:
+            call()
+        except AssertionError as error:
+            raise AssertionError(f"{where}: {operation}: {error}") from error
+        if step % CHECK_EVERY == 0:
+            shadow.compare(where)
+            shadow.a.check()
+    shadow.compare(f"RANGEALLOC_SEED={seed} policy={policy} end")
+    a = shadow.a
+    a.check()
+    for offset in sorted(shadow.blocks):
+        a.free(offset)
+    assert list(a.holes()) == [(0, a.capacity)]
+    assert a.stats().largest_hole == a.capacity
+    a.check()
+
+
+def test_modelled_and_unmodelled_policies_are_all_stressed() -> None:
+    assert sorted(MODELLED + UNMODELLED) == sorted(rangealloc.POLICIES)
+
+
 def test_stress(policy: str) -> None:
     print(f"RANGEALLOC_SEED={SEED}")
     run_stress(policy, SEED)
@@ -122,7 +195,7 @@ def test_stress_fixed_seeds(policy: str, seed: int) -> None:
     run_stress(policy, seed)
 
 
-@pytest.mark.parametrize("policy", LARGE_SPACE_POLICIES)
+@pytest.mark.parametrize("policy", LARGE_SPACE)
 def test_stress_large_space(policy: str) -> None:
     """Sizes from 1 slot to 2**45 in a 2**48-slot space."""
     print(f"RANGEALLOC_SEED={SEED}")

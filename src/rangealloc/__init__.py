@@ -15,17 +15,21 @@ from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace
 from ._registry import POLICIES, create
 from .best_fit import BestFit
 from .bitmap import Bitmap
+from .buddy import Buddy
 from .first_fit import FirstFit
 from .next_fit import NextFit
+from .tlsf import TLSF
 
 __version__ = "0.1.0"
 
 __all__ = [
     "POLICIES",
+    "TLSF",
     "AllocError",
     "Allocator",
     "BestFit",
     "Bitmap",
+    "Buddy",
     "CorruptState",
     "FirstFit",
     "InvalidBlock",

@@ -376,32 +376,84 @@ class HoleTree:
 
 
 class AddressOrdered(HoleAllocator):
-    """A ``HoleAllocator`` whose index is a ``HoleTree`` (first fit, next fit)."""
+    """A ``HoleAllocator`` whose index is a ``HoleTree`` (first fit, next fit).
 
-    __slots__ = ("_tree",)
+    The *top* hole, the one that ends at ``capacity``, is kept out of the tree
+    (dlmalloc's "top chunk"; Korn & Vo's wilderness): it is the last hole in
+    address order, so a search tries it after the tree, and carving from it,
+    which is what next fit does almost every time and first fit whenever the
+    lower holes are too small, changes no tree node.  Kept in the tree, it is
+    usually the largest hole, so each carve from it rewrote ``max`` all the
+    way up to the root (measured: the longest walks of all).
+    """
+
+    __slots__ = ("_top", "_tree")
 
     _tree: HoleTree
+    _top: int  # start of the hole that ends at capacity, or -1
+
+    def _first_fit(self, size: int, align: int, lowest: int) -> int:
+        """The lowest hole starting at or after ``lowest`` that holds the aligned request, or -1."""
+        start = self._tree.first_fit(size, align, lowest)
+        if start >= 0:
+            return start
+        top = self._top
+        if top >= lowest and top + (-top & (align - 1)) + size <= self._capacity:
+            return top  # (top is -1 when there is none: -1 >= lowest is false)
+        return -1
 
     def _index_clear(self) -> None:
         self._tree = HoleTree()
+        self._top = -1
 
     def _index_add(self, start: int, size: int) -> None:
-        self._tree.add(start, size)
+        if start + size == self._capacity:
+            self._top = start
+        else:
+            self._tree.add(start, size)
 
     def _index_remove(self, start: int, size: int) -> None:
-        self._tree.remove(start)
+        if start == self._top:
+            self._top = -1
+        else:
+            self._tree.remove(start)
 
     def _index_replace(self, start: int, size: int, new_start: int, new_size: int) -> None:
-        self._tree.replace(start, new_start, new_size)
+        if start == self._top:
+            if new_start + new_size == self._capacity:
+                self._top = new_start
+            else:  # shrunk from its end: the tail is added as the new top next
+                self._top = -1
+                self._tree.add(new_start, new_size)
+        elif new_start + new_size == self._capacity:
+            self._tree.remove(start)  # merged up to the end of the space
+            self._top = new_start
+        else:
+            self._tree.replace(start, new_start, new_size)
 
     def _index_floor(self, offset: int) -> int:
+        top = self._top
+        if 0 <= top <= offset:
+            return top
         return self._tree.floor(offset)
 
     def _index_holes(self) -> Iterator[tuple[int, int]]:
-        return iter(self._tree)
+        yield from self._tree
+        if self._top >= 0:
+            yield self._top, self._capacity - self._top
 
     def _largest_hole(self) -> int:
-        return self._tree.largest()
+        largest = self._tree.largest()
+        top = self._top
+        if top >= 0 and self._capacity - top > largest:
+            return self._capacity - top
+        return largest
 
     def _check_index(self) -> None:
         self._tree.check()
+        top = self._top
+        ends = self._hole_by_end.get(self._capacity, -1)
+        if top != ends:
+            raise CorruptState(f"hole tree: the top hole is recorded at {top}, the hole table says {ends}")
+        if top in self._tree.nodes:
+            raise CorruptState(f"hole tree: the top hole {top} is also in the tree")

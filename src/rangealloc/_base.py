@@ -15,7 +15,7 @@ six hooks (all called with arguments already validated)::
     _free(offset, size)             release a range (merging it with its neighbours)
     _take(offset, size) -> bool     claim exactly [offset, offset + size) if all free
     _reset(capacity)                forget everything: one hole [0, capacity)
-    _grow(old, new)                 add [old, new) to the free space
+    _grow(old, new)                 add [old, new) to the free space (capacity is new)
     _holes() -> iterator            the maximal free ranges, in address order
 
 plus ``_hole_count``, ``_largest_hole`` (for ``stats``) and ``_check_policy``
@@ -284,8 +284,8 @@ class Allocator:
         if capacity == old:
             return
         self._check_capacity(capacity)
+        self._capacity = capacity  # first: the policy's _grow sees the new space
         self._grow(old, capacity)
-        self._capacity = capacity
 
     # ---------------------------------------------------------------- queries
 

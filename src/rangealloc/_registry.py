@@ -5,14 +5,16 @@ from __future__ import annotations
 from ._base import Allocator
 from .best_fit import BestFit
 from .bitmap import Bitmap
+from .buddy import Buddy
 from .first_fit import FirstFit
 from .next_fit import NextFit
+from .tlsf import TLSF
 
 __all__ = ["POLICIES", "create"]
 
 #: Every policy by name, in the order the docs list them.
 POLICIES: dict[str, type[Allocator]] = {
-    cls.name: cls for cls in (FirstFit, NextFit, BestFit, Bitmap)
+    cls.name: cls for cls in (FirstFit, NextFit, BestFit, Bitmap, TLSF, Buddy)
 }
 
 

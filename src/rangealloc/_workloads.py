@@ -21,9 +21,16 @@ Two workloads:
 
 * ``seed_scenario``: the seed's case, a 256-slot space, sizes uniform in 1..16,
   random churn kept between 50% and 75% occupancy (counted in requested slots).
-* ``power_law_workload``: a large space (2**20 or 2**30 slots) holding ``live``
-  blocks (1k, 10k, 100k) whose sizes follow a truncated Pareto law; after the
-  fill, each step frees a random live block and allocates a new one.
+* ``power_law_workload``: a large space (2**20 or 2**30 slots, or any, with
+  explicit sizes) holding ``live`` blocks (1k ... 1M) whose sizes follow a
+  truncated Pareto law; after the fill, each step frees a random live block
+  and allocates a new one.
+
+and two scenarios that are not replayed but run to their end, because where
+they end depends on the policy: ``fill``, the uniform-size fill (allocate
+blocks of one size until the first ``OutOfSpace``; ``uniform_sizes`` draws the
+seeded random sizes it is run with), and ``refill`` (replay a workload, then
+allocate its sizes again, without frees, until the first ``OutOfSpace``).
 
 ``replay`` runs a workload on anything with ``alloc(size)`` and ``free(offset)``
 and ``run_side_by_side`` times several implementations interleaved (warm-up
@@ -33,7 +40,10 @@ same for several workloads at once (so that a ratio between two workloads is
 measured side by side too).
 
 ``NaiveSetScan`` is the seed's original allocator, kept here as the baseline of
-the comparisons and not exported by the library.
+the comparisons and not exported by the library.  ``CallFloor`` does nothing
+at all: timed through the same harness, it is the floor every figure stands
+on (the replay loop plus one Python call per alloc and per free).
+``TableFloor`` adds the one structure every policy keeps, the block table.
 
 Pure standard library: no ``rich`` here (the CLI adds the display).
 """
@@ -45,30 +55,42 @@ import random
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from time import perf_counter_ns
+from time import process_time_ns
 from typing import Protocol
 
 from ._errors import InvalidBlock, OutOfSpace, check_size
 from ._registry import POLICIES
 
 __all__ = [
+    "FLOOR",
     "NAIVE",
+    "TABLE_FLOOR",
+    "CallFloor",
+    "Fill",
     "NaiveSetScan",
     "Replay",
+    "TableFloor",
     "Target",
     "Timing",
     "Workload",
+    "fill",
     "implementations",
     "power_law_sizes",
     "power_law_workload",
+    "refill",
     "replay",
     "run_cases",
     "run_side_by_side",
     "seed_scenario",
+    "uniform_sizes",
 ]
 
 #: The name the naive baseline goes by in tables and JSON output.
 NAIVE = "naive-scan"
+#: The name the call floor (``CallFloor``) goes by in tables and JSON output.
+FLOOR = "(call floor)"
+#: The name the block-table floor (``TableFloor``) goes by in tables and JSON output.
+TABLE_FLOOR = "(block table)"
 
 
 class Target(Protocol):
@@ -134,6 +156,74 @@ class NaiveSetScan:
         if not size:
             raise InvalidBlock(f"free: offset {offset} is not the start of a live block")
         self._used.difference_update(range(offset, offset + size))
+
+
+class CallFloor:
+    """The call floor: an allocator that does nothing, with the policies' signatures.
+
+    ``alloc(size, align=1)`` returns offset 0 and ``free(offset)`` returns at
+    once.  Replayed through the same harness as the policies, its cost per
+    pair is the replay loop plus two empty Python method calls: the least any
+    pure-Python allocator can cost there, which every other figure includes.
+    Policies are reported as multiples of it.
+
+    Time: O(1).
+
+    >>> floor = CallFloor(1 << 20)
+    >>> floor.alloc(100), floor.alloc(7, align=8), floor.free(0)
+    (0, 0, None)
+    """
+
+    __slots__ = ("capacity",)
+
+    def __init__(self, capacity: int) -> None:
+        """Keep ``capacity`` (unused: every factory of the harness is called with it)."""
+        self.capacity = capacity
+
+    def alloc(self, size: int, align: int = 1) -> int:
+        """Return offset 0.  Time: O(1)."""
+        return 0
+
+    def free(self, offset: int) -> None:
+        """Do nothing.  Time: O(1)."""
+
+
+class TableFloor:
+    """The call floor plus the block table that every policy keeps, and nothing else.
+
+    ``alloc(size, align=1)`` hands out the next offset of a bump pointer and
+    records ``{offset: size}`` in a dict; ``free(offset)`` pops it.  Every
+    policy of the contract keeps that table (``size_of``, ``free``'s check),
+    so timed beside them at 1k and at 1M live blocks it shows how much of a
+    policy's growth with the live count is only that one dict getting too
+    big for the caches.  Offsets are never reused (the bump pointer may run
+    past ``capacity``: nothing is placed), so ``alloc`` never fails.
+
+    Time: O(1).
+
+    >>> table = TableFloor(100)
+    >>> table.alloc(10), table.alloc(5, align=8), table.free(0), table.alloc(1)
+    (0, 10, None, 15)
+    """
+
+    __slots__ = ("_blocks", "_next", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        """An empty table; ``capacity`` is kept but not enforced."""
+        self.capacity = capacity
+        self._blocks: dict[int, int] = {}
+        self._next = 0
+
+    def alloc(self, size: int, align: int = 1) -> int:
+        """Record a block of ``size`` at the bump pointer; return its offset.  Time: O(1)."""
+        offset = self._next
+        self._next = offset + size
+        self._blocks[offset] = size
+        return offset
+
+    def free(self, offset: int) -> None:
+        """Forget the block at ``offset``.  Time: O(1).  Raises ``KeyError`` if none is recorded there."""
+        del self._blocks[offset]
 
 
 # ------------------------------------------------------------------ workloads
@@ -264,11 +354,16 @@ def power_law_workload(
     seed: int = 0,
     alpha: float = 1.5,
     max_fill: float = 0.5,
+    sizes: tuple[int, int] | None = None,
 ) -> Workload:
     """Steady-state churn with ``live`` blocks of power-law sizes in ``[0, capacity)``.
 
     Sizes are ``int(min_size * X)`` with ``X`` Pareto(``alpha``), redrawn while
-    above ``max_size`` (truncation by rejection); see ``power_law_sizes``.
+    above ``max_size`` (truncation by rejection); ``(min_size, max_size)`` is
+    ``sizes`` if given, else ``power_law_sizes(capacity)``.  Explicit sizes
+    let a very large space hold many blocks: 1M blocks of 2**20..2**30 slots
+    (``power_law_sizes(2**40)``) would need three times 2**40 slots, 1M of
+    2**16..2**26 need 17% of it.
     ``setup``: ``live`` allocs (the fill), then ``settle`` untimed churn pairs
     (default ``live``, so most of the first blocks are replaced and holes are
     spread over the space).  ``timed``: ``pairs`` churn pairs, each the free
@@ -276,13 +371,22 @@ def power_law_workload(
 
     Time: O(live + settle + pairs).  Raises ``ValueError`` if the live blocks
     ever need more than ``max_fill`` of the space (requested slots): the
-    workload must leave failures rare, whatever the policy.
+    workload must leave failures rare, whatever the policy; or if ``sizes``
+    is not ``1 <= min_size <= max_size``.
 
     >>> w = power_law_workload(1 << 20, 100, pairs=50)
     >>> w.name, len(w.setup), w.pairs
     ('power-law 2**20 / 100 live', 300, 50.0)
+    >>> w = power_law_workload(1 << 40, 100, pairs=50, sizes=(1 << 16, 1 << 26))
+    >>> min(event for event in w.setup + w.timed if event > 0) >= 1 << 16
+    True
     """
-    min_size, max_size = power_law_sizes(capacity)
+    if sizes is None:
+        min_size, max_size = power_law_sizes(capacity)
+    else:
+        min_size, max_size = sizes
+        if not 1 <= min_size <= max_size:
+            raise ValueError(f"sizes must be 1 <= min_size <= max_size, got {sizes}")
     settle = live if settle is None else settle
     rng = random.Random(seed)
     pareto = rng.paretovariate
@@ -294,7 +398,7 @@ def power_law_workload(
             if size <= max_size:
                 return size
 
-    sizes: list[int] = []
+    size_of: list[int] = []  # requested size, by id
     ids: list[int] = []  # ids of live blocks, in no order (swap-remove)
     used = 0
     limit = int(capacity * max_fill)
@@ -308,11 +412,11 @@ def power_law_workload(
             ids[index] = ids[-1]
             ids.pop()
             out.append(~victim)
-            used -= sizes[victim]
+            used -= size_of[victim]
         size = draw()
         out.append(size)
-        ids.append(len(sizes))
-        sizes.append(size)
+        ids.append(len(size_of))
+        size_of.append(size)
         used += size
         if used > limit:
             raise ValueError(
@@ -329,6 +433,142 @@ def power_law_workload(
         f"power-law sizes {min_size}..{max_size} (Pareto {alpha}), capacity {space}, "
         f"{live} live blocks, {settle} settle pairs, seed {seed}",
     )
+
+
+# ---------------------------------------------------------- uniform fill
+
+
+def uniform_sizes(seed: int, count: int, *, low: int = 8, high: int = 10_000) -> list[int]:
+    """``count`` distinct sizes drawn log-uniformly from ``low..high`` (seeded), in the order drawn.
+
+    Log-uniform, so that small and large sizes are equally represented.  The
+    defaults keep every size at most 1% of a 2**20-slot space (so the best
+    possible fill is >= 99%) and at least 8 (a fill with blocks of 1..7 slots
+    is hundreds of thousands of allocs: the fixed sizes 3, 5, 7 cover those).
+
+    Time: O(count) (expected).  Raises ``ValueError`` if ``low..high`` has
+    fewer than ``count`` sizes or ``low < 1``.
+
+    >>> uniform_sizes(0, 3) == uniform_sizes(0, 3)
+    True
+    >>> all(8 <= size <= 10_000 for size in uniform_sizes(1, 4))
+    True
+    """
+    if low < 1 or high - low + 1 < count:
+        raise ValueError(f"cannot draw {count} distinct sizes from {low}..{high}")
+    rng = random.Random(seed)
+    chosen: list[int] = []
+    while len(chosen) < count:
+        size = min(high, int(low * ((high + 1) / low) ** rng.random()))  # every size can come
+        if size not in chosen:
+            chosen.append(size)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The outcome of ``fill``: how many blocks of one size fitted before the first failure.
+
+    ``used`` counts requested slots (``blocks x size``); a policy that rounds
+    sizes up (buddy) occupies more than that.  ``capped`` is true when the
+    time budget ran out before any alloc failed (``blocks`` is then a lower
+    bound).
+    """
+
+    capacity: int
+    size: int
+    blocks: int
+    elapsed_ns: int
+    capped: bool
+
+    @property
+    def used(self) -> int:
+        """Requested slots placed: ``blocks x size``."""
+        return self.blocks * self.size
+
+    @property
+    def utilisation(self) -> float:
+        """``used / capacity``."""
+        return self.used / self.capacity
+
+    @property
+    def best(self) -> float:
+        """The best possible utilisation: ``floor(capacity / size) x size / capacity``."""
+        return self.capacity // self.size * self.size / self.capacity
+
+    @property
+    def ns_per_alloc(self) -> float:
+        """Mean time of one alloc of the fill, failed one included (CPU time)."""
+        return self.elapsed_ns / (self.blocks + (not self.capped))
+
+
+def fill(target: Target, capacity: int, size: int, *, budget_s: float | None = None) -> Fill:
+    """The uniform-size fill: allocate ``size`` slots on an empty ``target`` until ``OutOfSpace``.
+
+    ``capacity`` is the target's.  Where the first failure comes depends on
+    the policy (rounding, size classes, fragmentation by alignment), which is
+    what the fill measures: a policy that never refuses a request that fits
+    reaches ``floor(capacity / size)`` blocks.  ``budget_s``, if given, stops
+    the fill (``capped``) once that much CPU time has passed; the clock is
+    read every 1024 allocs.
+
+    Time: O(blocks) allocs.
+
+    >>> f = fill(NaiveSetScan(100), 100, 30)
+    >>> f.blocks, f.used, f.utilisation, f.best, f.capped
+    (3, 90, 0.9, 0.9, False)
+    """
+    alloc = target.alloc
+    blocks = 0
+    deadline = None if budget_s is None else process_time_ns() + int(budget_s * 1e9)
+    capped = False
+    start = process_time_ns()
+    try:
+        while True:
+            for _ in range(1024):
+                alloc(size)
+                blocks += 1
+            if deadline is not None and process_time_ns() > deadline:
+                capped = True
+                break
+    except OutOfSpace:
+        pass
+    return Fill(capacity, size, blocks, process_time_ns() - start, capped)
+
+
+def refill(target: Target, workload: Workload) -> int:
+    """Replay ``workload`` (untimed), then allocate its sizes again, in order, until ``OutOfSpace``.
+
+    The utilisation a policy keeps under churn: after the workload has left
+    its holes, the same sizes keep coming, with no more frees, until one
+    does not fit.  Returns the requested slots live at that first failure
+    (failed allocs of the replay excluded); divide by the capacity for the
+    utilisation.  The sizes are cycled if the space outlasts them.
+
+    Time: O(events + allocs of the refill).  Raises ``ValueError`` if the
+    workload allocates nothing.
+
+    >>> w = Workload("two", 10, setup=[4, 4, ~0], timed=[], allocs=0, frees=0, description="")
+    >>> refill(NaiveSetScan(10), w)  # live: 4; refill with 4, then 4 (fits at 0), then 4 fails
+    8
+    """
+    events = workload.setup + workload.timed
+    sizes = [event for event in events if event > 0]
+    if not sizes:
+        raise ValueError(f"workload {workload.name!r} allocates nothing")
+    offsets: list[int] = []
+    _drive(target.alloc, target.free, events, offsets)
+    # sizes[i] is block i's (ids are given in event order): live = placed - freed.
+    used = sum(size for size, offset in zip(sizes, offsets, strict=True) if offset >= 0)
+    used -= sum(sizes[~event] for event in events if event < 0 and offsets[~event] >= 0)
+    alloc = target.alloc
+    try:
+        while True:
+            for size in sizes:
+                alloc(size)
+                used += size
+    except OutOfSpace:
+        return used
 
 
 # ------------------------------------------------------------------- harness
@@ -378,7 +618,10 @@ def replay(target: Target, workload: Workload) -> Replay:
 
     The garbage collector is run before, and disabled during, the timed part
     (as ``timeit`` does), so a collection triggered by an earlier allocation
-    is not billed to whichever implementation happens to be running.
+    is not billed to whichever implementation happens to be running.  The
+    clock is the process's CPU time (``process_time_ns``), not wall time: on
+    this shared two-core machine it leaves out the time other processes hold
+    the core (it does not undo what they do to the caches).
 
     Time: the workload's events times the target's cost per event.
 
@@ -394,9 +637,9 @@ def replay(target: Target, workload: Workload) -> Replay:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        start = perf_counter_ns()
+        start = process_time_ns()
         failures += _drive(alloc, free, workload.timed, offsets)
-        elapsed = perf_counter_ns() - start
+        elapsed = process_time_ns() - start
     finally:
         if enabled:
             gc.enable()

@@ -47,4 +47,4 @@ class FirstFit(AddressOrdered):
     name = "first-fit"
 
     def _find(self, size: int, align: int) -> int:
-        return self._tree.first_fit(size, align, 0)
+        return self._first_fit(size, align, 0)

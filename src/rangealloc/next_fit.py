@@ -23,7 +23,9 @@ Placement, exactly:
                           ^pointer
     search order: [pointer, end of its hole), then later holes, then from 0.
 
-Holes live in the same ``HoleTree`` as first fit, so each step is a tree query.
+Holes live in the same ``HoleTree`` as first fit, so each step is a tree query;
+the top hole (the one that ends at capacity) is kept beside the tree, so
+the usual case, carving at the pointer inside the top hole, touches no node.
 
 Time: alloc O(log n) (n = holes; plus misaligned holes skipped when
 align > 1); free O(log n).
@@ -58,22 +60,25 @@ class NextFit(AddressOrdered):
         return self._pointer
 
     def _alloc(self, size: int, align: int) -> int:
-        tree = self._tree
         pointer = self._pointer
         mask = align - 1
-        # 1. The hole that contains the pointer, from the pointer.
-        start = tree.floor(pointer)
+        # 1. The hole that contains the pointer, from the pointer.  Usually the
+        # pointer is that hole's start (the tail left by the last allocation):
+        # one dict lookup instead of a walk down the tree.
+        hole = self._hole_size.get(pointer, 0)
+        start = pointer if hole else self._index_floor(pointer)
         if start >= 0:
-            hole = self._hole_size[start]
+            if not hole:
+                hole = self._hole_size[start]
             offset = pointer + (-pointer & mask)
             if offset + size <= start + hole:
                 self._carve(start, hole, offset, size)
                 self._pointer = offset + size
                 return offset
         # 2. Holes after the pointer, then 3. from the bottom.
-        start = tree.first_fit(size, align, pointer + 1)
+        start = self._first_fit(size, align, pointer + 1)
         if start < 0:
-            start = tree.first_fit(size, align, 0)
+            start = self._first_fit(size, align, 0)
             if start < 0:
                 return -1
         offset = start + (-start & mask)
