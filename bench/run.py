@@ -2,10 +2,11 @@
 
 Usage::
 
-    python bench/run.py                          # every section, full size (about half an hour)
+    python bench/run.py                          # every section, full size (about 25 minutes here)
     python bench/run.py --section uniform --section scaling   # only those sections
     python bench/run.py --quick                  # small sizes, one repeat: a smoke test (seconds)
     python bench/run.py --out NAME               # one combined NAME.{json,md} instead of per-section files
+    python bench/run.py --render-only            # rewrite each <section>.md from its .json, measuring nothing
 
 Each section writes ``bench/results/<section>.json`` (every sample, the
 machine, the versions) and ``<section>.md`` (the tables and the targets), so
@@ -19,10 +20,12 @@ one section can be re-run alone; ``--quick`` writes to ``bench/results/quick/``
 * ``uniform``: capacity 2**20 filled with blocks of one size until the first
   ``OutOfSpace``, every policy: used / capacity beside the best possible.
 * ``scaling``: TLSF and buddy at 1k, 10k, 100k and 1M live blocks of
-  power-law sizes in a 2**40-slot space: cost at 1M / cost at 1k.
+  power-law sizes in a 2**40-slot space: cost at 1M / cost at 1k, beside
+  the block table alone (``TableFloor``) and the call floor.
 * ``floor``: every policy beside the call floor (a do-nothing allocator) on
   the seed scenario and at 10k live blocks in 2**20 and 2**30 slots.
-* ``sl``: TLSF with 3, 4, 5 and 6 second-level bits: speed and utilisation.
+* ``sl``: TLSF with 3, 4, 5 and 6 second-level bits: speed, the uniform
+  fill, and the refill after churn (``_workloads.refill``).
 
 Every timed workload is generated once and replayed on a fresh allocator per
 implementation and per round; implementations (and live counts) are
@@ -1176,7 +1179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = list(dict.fromkeys(args.section or SECTIONS))  # in the order asked, once each
     directory = args.results_dir or (HERE / "results" / "quick" if args.quick else HERE / "results")
     if args.render_only:
-        render(names, directory)
+        try:
+            render(names, directory)
+        except OSError as error:
+            parser.error(f"--render-only: {error}")  # exits with status 2
         return 0
     groups = [(args.out, names)] if args.out else [(section, [section]) for section in names]
     for name, sections in groups:
