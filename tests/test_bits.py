@@ -9,6 +9,7 @@ holes, with ``check()`` after every step.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -137,6 +138,60 @@ def naive_floor(holes: dict[int, int], offset: int) -> int:
     return max((start for start in holes if start <= offset), default=-1)
 
 
+class Holes:
+    """A ``HoleTree`` with the node table its owner keeps, speaking in starts (-1: none)."""
+
+    def __init__(self) -> None:
+        self.tree = HoleTree()
+        self.nodes: dict[int, _Node] = {}
+
+    def add(self, start: int, size: int) -> None:
+        self.nodes[start] = node = _Node(start, size)
+        self.tree.add(node)
+
+    def remove(self, start: int) -> None:
+        self.tree.remove(self.nodes.pop(start))
+
+    def replace(self, start: int, new_start: int, size: int) -> None:
+        node = self.nodes.pop(start)
+        self.nodes[new_start] = node
+        old = node.size
+        node.start, node.size = new_start, size
+        if size > old:
+            self.tree.grown(node)
+        else:
+            self.tree.shrunk(node, old)
+
+    def clear(self) -> None:
+        self.tree.clear()
+        self.nodes = {}
+
+    def first_fit(self, size: int, align: int, lowest: int) -> int:
+        node = self.tree.first_fit(size, align, lowest)
+        return -1 if node is None else node.start
+
+    def floor(self, offset: int) -> int:
+        node = self.tree.floor(offset)
+        return -1 if node is None else node.start
+
+    def largest(self) -> int:
+        return self.tree.largest()
+
+    @property
+    def root(self) -> _Node:
+        return self.tree.root
+
+    def check(self) -> None:
+        assert self.tree.check(len(self.nodes)) == len(self.nodes)
+        assert all(self.nodes[node.start] is node for node in self.tree)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((node.start, node.size) for node in self.tree)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
 starts = st.integers(min_value=0, max_value=200)
 hole_sizes = st.integers(min_value=1, max_value=40)
 picks = st.integers(min_value=0, max_value=10**6)
@@ -147,7 +202,7 @@ class HoleTreeMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tree = HoleTree()
+        self.tree = Holes()
         self.holes: dict[int, int] = {}
 
     def has_holes(self) -> bool:
@@ -221,7 +276,7 @@ def depth(node: _Node) -> int:
 def test_hole_tree_stays_shallow_for_sorted_inserts(order: str) -> None:
     n = 4096
     starts = range(0, 2 * n, 2) if order == "increasing" else range(2 * n, 0, -2)
-    tree = HoleTree()
+    tree = Holes()
     for start in starts:
         tree.add(start, 1)
     tree.check()
@@ -234,7 +289,7 @@ def test_hole_tree_stays_shallow_for_sorted_inserts(order: str) -> None:
 
 
 def test_hole_tree_first_fit_when_empty_and_too_small() -> None:
-    tree = HoleTree()
+    tree = Holes()
     assert tree.first_fit(1, 1, 0) == -1
     assert tree.floor(10) == -1
     assert tree.largest() == 0

@@ -151,65 +151,125 @@ def test_check_catches_an_extra_hole_end(policy: str) -> None:
     assert_corrupt(a, "hole tables")
 
 
-@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
-def test_check_catches_hole_tables_that_disagree_with_the_index(policy: str) -> None:
+# ------------------------------------------------ hole tree and its tables
+
+
+def ordered(policy: str) -> AddressOrdered:
     a = layout(policy)
-    assert isinstance(a, HoleAllocator)
-    # Both tables agree that [4, 10) is now [4, 9); the index still says [4, 10).
-    a._hole_size[4] = 5
-    del a._hole_by_end[10]
-    a._hole_by_end[9] = 4
-    assert_corrupt(a, "index")
-
-
-# ------------------------------------------------------------ hole tree
-
-
-def tree_of(a: Allocator) -> HoleTree:
     assert isinstance(a, AddressOrdered)
-    return a._tree
+    return a
 
 
 def non_root(tree: HoleTree) -> _Node:
-    node = next(n for n in tree.nodes.values() if n is not tree.root)
+    node = next(n for n in tree if n is not tree.root)
     assert node.parent is not None
     return node
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_a_hole_missing_from_the_table_by_start(policy: str) -> None:
+    a = ordered(policy)
+    a._starts[15] = a._starts.pop(16)
+    assert_corrupt(a, "table by start")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_a_hole_missing_from_the_table_by_end(policy: str) -> None:
+    a = ordered(policy)
+    a._ends[9] = a._ends.pop(10)
+    assert_corrupt(a, "table by end")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+@pytest.mark.parametrize("table", ["_starts", "_ends"])
+def test_check_catches_an_extra_entry_in_a_hole_table(policy: str, table: str) -> None:
+    a = ordered(policy)
+    getattr(a, table)[40] = _Node(40, 2)
+    assert_corrupt(a, "hole count is 4|hole tables: 3 holes by start and 4 by end")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_a_hole_the_tables_do_not_know(policy: str) -> None:
+    a = ordered(policy)
+    a._tree.add(_Node(36, 2))  # inside the hole [34, 50): also an overlap
+    assert_corrupt(a)
+
+
+def with_top(policy: str) -> AddressOrdered:
+    """The layout with its last block freed: the hole [34, 64) is the top hole."""
+    a = ordered(policy)
+    a.free(50)
+    assert a._top is not None
+    assert (a._top.start, a._top.size) == (34, 30)
+    a.check()
+    return a
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_the_top_hole_linked_in_the_tree(policy: str) -> None:
+    a = with_top(policy)
+    assert a._top is not None
+    a._tree.add(a._top)  # holes() then yields it twice
+    assert_corrupt(a, "hole \\[34, 64\\) overlaps")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_a_lost_top_hole(policy: str) -> None:
+    a = with_top(policy)
+    a._top = None  # holes() no longer reaches capacity
+    assert_corrupt(a, "not at capacity 64")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_a_hole_at_capacity_kept_in_the_tree(policy: str) -> None:
+    a = with_top(policy)
+    top = a._top
+    assert top is not None
+    a._top = None
+    a._tree.add(top)
+    assert_corrupt(a, "the hole that ends at capacity is not the top hole")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
+def test_check_catches_a_top_hole_that_does_not_end_at_capacity(policy: str) -> None:
+    a = ordered(policy)
+    last = a._starts[34]
+    a._tree.remove(last)
+    a._top = last  # still the last hole in address order, but [34, 50) is not at the top
+    assert_corrupt(a, "top hole 34 ends at 50")
+
+
+@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
 def test_check_catches_a_wrong_subtree_max(policy: str) -> None:
-    a = layout(policy)
-    node = non_root(tree_of(a))
-    node.max += 100
+    a = ordered(policy)
+    non_root(a._tree).max += 100
     assert_corrupt(a, "max")
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
 def test_check_catches_a_wrong_root_max(policy: str) -> None:
-    a = layout(policy)
-    tree = tree_of(a)
-    assert tree.root is not NIL
-    tree.root.max -= 1
+    a = ordered(policy)
+    assert a._tree.root is not NIL
+    a._tree.root.max -= 1
     assert_corrupt(a, "largest hole|max")
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
 def test_check_catches_a_moved_hole_start(policy: str) -> None:
-    a = layout(policy)
-    tree = tree_of(a)
-    tree.nodes[16].start = 17
+    a = ordered(policy)
+    a._starts[16].start = 17
     assert_corrupt(a)
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
 def test_check_catches_holes_out_of_address_order(policy: str) -> None:
-    a = layout(policy)
-    tree = tree_of(a)
-    # Swap two holes' contents so the table still matches but the order breaks.
-    first, last = tree.nodes[4], tree.nodes[34]
+    a = ordered(policy)
+    # Swap two holes between their nodes, tables kept in step, so only the order breaks.
+    first, last = a._starts[4], a._starts[34]
     first.start, last.start = last.start, first.start
     first.size, last.size = last.size, first.size
-    tree.nodes[4], tree.nodes[34] = last, first
+    a._starts[4], a._starts[34] = last, first
+    a._ends[10], a._ends[50] = last, first
     for node in (first, last):
         HoleTree._fix_max(node)
     assert_corrupt(a, "order|overlaps|gap")
@@ -217,63 +277,61 @@ def test_check_catches_holes_out_of_address_order(policy: str) -> None:
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
 def test_check_catches_a_wrong_height(policy: str) -> None:
-    a = layout(policy)
-    node = non_root(tree_of(a))
-    node.height += 1
+    a = ordered(policy)
+    non_root(a._tree).height += 1
     assert_corrupt(a, "height")
 
 
-@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
-def test_check_catches_a_tree_out_of_balance(policy: str) -> None:
+def test_check_catches_a_tree_out_of_balance() -> None:
     tree = HoleTree()
-    for start in (100, 110, 120):
-        tree.add(start, 1)
+    nodes = {start: _Node(start, 1) for start in (100, 110, 120)}
+    for node in nodes.values():
+        tree.add(node)
     # Hang a chain of two below the leftmost leaf, heights kept consistent.
-    low = tree.nodes[100]
+    low = nodes[100]
     deeper = _Node(90, 1)
     deepest = _Node(80, 1)
-    tree.nodes[90], tree.nodes[80] = deeper, deepest
     low.left, deeper.parent = deeper, low
     deeper.left, deepest.parent = deepest, deeper
     for node in (deepest, deeper, low, tree.root):
         HoleTree._update(node)
     with pytest.raises(CorruptState, match="balance"):
-        tree.check()
+        tree.check(5)
+
+
+def test_check_catches_a_cycle_of_child_pointers() -> None:
+    tree = HoleTree()
+    nodes = [_Node(start, 1) for start in (100, 110, 120)]
+    for node in nodes:
+        tree.add(node)
+    nodes[0].left = tree.root  # the leftmost leaf points back up
+    with pytest.raises(CorruptState, match="cycle"):
+        tree.check(3)
+
+
+def test_check_catches_more_nodes_than_holes() -> None:
+    tree = HoleTree()
+    for start in (100, 110, 120):
+        tree.add(_Node(start, 1))
+    with pytest.raises(CorruptState, match="more than the 2 holes"):
+        tree.check(2)
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
 def test_check_catches_a_wrong_parent_pointer(policy: str) -> None:
-    a = layout(policy)
-    tree = tree_of(a)
-    node = non_root(tree)
+    a = ordered(policy)
+    node = non_root(a._tree)
     node.parent = node
     assert_corrupt(a, "parent")
 
 
 @pytest.mark.parametrize("policy", policies_of(AddressOrdered))
 def test_check_catches_a_root_with_a_parent(policy: str) -> None:
-    a = layout(policy)
-    tree = tree_of(a)
+    a = ordered(policy)
+    tree = a._tree
     assert tree.root is not NIL
     tree.root.parent = non_root(tree)
     assert_corrupt(a, "root")
-
-
-@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
-def test_check_catches_a_node_missing_from_the_table(policy: str) -> None:
-    a = layout(policy)
-    tree = tree_of(a)
-    node = tree.nodes.pop(16)
-    tree.nodes[15] = node
-    assert_corrupt(a, "node table")
-
-
-@pytest.mark.parametrize("policy", policies_of(AddressOrdered))
-def test_check_catches_an_extra_node_in_the_table(policy: str) -> None:
-    a = layout(policy)
-    tree = tree_of(a)
-    tree.nodes[40] = _Node(40, 2)
-    assert_corrupt(a, "nodes")
 
 
 # ------------------------------------------------------------- best fit

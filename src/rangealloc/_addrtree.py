@@ -22,13 +22,14 @@ too: same speed here, but only an expected bound.  Missing children are the
 
 Each node also points to its parent, so a hole that grows or shrinks in place
 (most allocations and frees) fixes ``max`` upward and stops as soon as a value
-does not change; inserts and removals retrace heights the same way.  ``nodes``
-maps each start to its node, for O(1) lookup.
+does not change; inserts and removals retrace heights the same way.  A node is
+one hole for the whole life of that hole (removal relinks nodes rather than
+moving holes between them), so its owner finds it through its own tables.
 
 Invariants (``check``): in-order starts strictly increase; ``height`` =
 1 + the larger child height, and the two differ by at most 1; ``max`` =
-max(size, children's max); parent pointers are consistent; ``nodes`` holds
-exactly the nodes of the tree; ``NIL`` is untouched.
+max(size, children's max); parent pointers are consistent; ``NIL`` is
+untouched.
 
 Time: insert, remove, first fit with align 1: O(log n).  A resize in place:
 O(log n) worst, usually O(1).  First fit with align > 1: O(log n + k), k the
@@ -40,10 +41,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
+from ._base import Allocator
 from ._errors import CorruptState
-from ._holes import HoleAllocator
 
 __all__ = ["AddressOrdered", "HoleTree"]
+
 
 class _Node:
     __slots__ = ("height", "left", "max", "parent", "right", "size", "start")
@@ -68,23 +70,37 @@ NIL.left = NIL.right = NIL
 NIL.parent = None
 
 
-class HoleTree:
-    """Holes ``(start, size)`` by address, augmented with subtree maxima (an AVL tree)."""
+#: No AVL tree of fewer than 2**64 nodes is deeper (1.44 log2 n): ``check``
+#: stops at this depth instead of following a cycle of child pointers.
+_MAX_DEPTH: Final = 96
 
-    __slots__ = ("nodes", "root")
+
+class HoleTree:
+    """Holes by address, augmented with subtree maxima (an AVL tree of ``_Node``).
+
+    The tree links nodes that its owner creates and keeps (``AddressOrdered``
+    finds them through its tables by start and by end); a node keeps its
+    identity for as long as its hole exists, so the owner may change a
+    node's ``start`` and ``size`` in place (then call ``grown`` or
+    ``shrunk``) as long as its rank in address order does not change.
+    """
+
+    __slots__ = ("root",)
 
     def __init__(self) -> None:
         self.root: _Node = NIL
-        self.nodes: dict[int, _Node] = {}
 
     # --------------------------------------------------------------- updates
 
-    def add(self, start: int, size: int) -> None:
-        """Insert the hole ``[start, start + size)``.  Time: O(log n)."""
-        node = _Node(start, size)
-        self.nodes[start] = node
+    def add(self, node: _Node) -> None:
+        """Link ``node`` (not in the tree) at its place by ``start``.  Time: O(log n)."""
+        node.left = node.right = NIL
+        node.height = 1
+        node.max = node.size
+        start = node.start
         cur = self.root
         if cur is NIL:
+            node.parent = None
             self.root = node
             return
         while True:
@@ -102,73 +118,74 @@ class HoleTree:
         node.parent = cur
         self._retrace(cur)
 
-    def remove(self, start: int) -> None:
-        """Delete the hole that starts at ``start``.  Time: O(log n)."""
-        node = self.nodes.pop(start)
-        if node.left is not NIL and node.right is not NIL:
-            # Two children: the successor's hole moves into this node, and the
-            # successor's node (at most one child) is the one unlinked.
-            succ = node.right
-            while succ.left is not NIL:
-                succ = succ.left
-            node.start = succ.start
-            node.size = succ.size
-            self.nodes[succ.start] = node
-            moved: _Node | None = node
-            node = succ
-        else:
-            moved = None
-        child = node.left if node.left is not NIL else node.right
-        parent = node.parent
-        if child is not NIL:
-            child.parent = parent
-        if parent is None:
-            self.root = child
-        else:
-            if parent.left is node:
-                parent.left = child
-            else:
-                parent.right = child
+    def remove(self, node: _Node) -> None:
+        """Unlink ``node``; every other node keeps its hole.  Time: O(log n)."""
+        left = node.left
+        right = node.right
+        if left is NIL or right is NIL:
+            parent = node.parent
+            self._adopt(node, left if left is not NIL else right)
             self._retrace(parent)
-        if moved is not None:
-            self._fix_max(moved)  # its size changed; the retrace may have stopped below it
+            return
+        # Two children: the successor (the lowest node on the right, which has
+        # no left child) leaves its place and takes ``node``'s.
+        succ = right
+        while succ.left is not NIL:
+            succ = succ.left
+        if succ is right:
+            below: _Node = succ
+        else:
+            below = succ.parent  # type: ignore[assignment]  # below the root: never None
+            inner = succ.right
+            below.left = inner
+            if inner is not NIL:
+                inner.parent = below
+            succ.right = right
+            right.parent = succ
+        succ.left = left
+        left.parent = succ
+        # In node's place, succ starts from node's height and max: the retrace
+        # compares against the values that this position had.
+        succ.height = node.height
+        succ.max = node.max
+        self._adopt(node, succ)
+        self._retrace(below)
+        self._fix_max(succ)  # succ's own hole replaced node's: the retrace may have stopped below it
 
-    def replace(self, start: int, new_start: int, new_size: int) -> None:
-        """Change the hole at ``start`` in place; its rank in address order must not change.
+    def grown(self, node: _Node) -> None:
+        """``node``'s hole got larger: raise the maxima that are now too small.
 
-        Time: O(1) when no subtree maximum changes, O(log n) at worst.
+        Time: O(log n) worst, usually O(1).
         """
-        nodes = self.nodes
-        node = nodes.pop(start) if new_start != start else nodes[start]
-        nodes[new_start] = node
-        node.start = new_start
-        old_size = node.size
-        node.size = new_size
-        if new_size > old_size:
-            # Grown (a free merged into it): raise the maxima that are now too small.
-            cur: _Node | None = node
-            while cur is not None and cur.max < new_size:
-                cur.max = new_size
-                cur = cur.parent
-        elif new_size < old_size and node.max == old_size:
-            self._fix_max(node)  # it may have been its subtree's largest hole
+        size = node.size
+        cur: _Node | None = node
+        while cur is not None and cur.max < size:
+            cur.max = size
+            cur = cur.parent
+
+    def shrunk(self, node: _Node, old_size: int) -> None:
+        """``node``'s hole got smaller (it was ``old_size``): lower the maxima it gave.
+
+        Time: O(1) when it was not its subtree's largest hole, O(log n) at worst.
+        """
+        if node.max == old_size:
+            self._fix_max(node)
 
     def clear(self) -> None:
-        """Remove every hole.  Time: O(1)."""
+        """Unlink every node.  Time: O(1)."""
         self.root = NIL
-        self.nodes = {}
 
     # --------------------------------------------------------------- queries
 
-    def first_fit(self, size: int, align: int, lowest: int) -> int:
-        """Return the start of the lowest hole starting at or after ``lowest`` that holds
-        an ``align``-aligned range of ``size`` slots, or -1.
+    def first_fit(self, size: int, align: int, lowest: int) -> _Node | None:
+        """Return the lowest hole starting at or after ``lowest`` that holds an
+        ``align``-aligned range of ``size`` slots, or None.
 
         Time: O(log n) for align 1; O(log n + k) otherwise (see module).
         """
         node = self.root
         if node.max < size:
-            return -1
+            return None
         if align == 1 and lowest == 0:
             # The common case: go left while the left subtree holds a fit.
             while True:
@@ -176,7 +193,7 @@ class HoleTree:
                 if left.max >= size:
                     node = left
                 elif node.size >= size:
-                    return node.start
+                    return node
                 else:
                     node = node.right  # node.max >= size: the fit is on the right
         # General case: in-order walk of the subtrees that may hold a fit.
@@ -190,23 +207,20 @@ class HoleTree:
                 else:
                     node = node.right
             if not stack:
-                return -1
+                return None
             node = stack.pop()
             start = node.start
             if start + (-start & mask) + size <= start + node.size:
-                return start
+                return node
             node = node.right
 
-    def floor(self, offset: int) -> int:
-        """Return the start of the last hole starting at or before ``offset``, or -1.
-
-        Time: O(log n).
-        """
+    def floor(self, offset: int) -> _Node | None:
+        """Return the last hole starting at or before ``offset``, or None.  Time: O(log n)."""
         node = self.root
-        best = -1
+        best: _Node | None = None
         while node is not NIL:
             if node.start <= offset:
-                best = node.start
+                best = node
                 node = node.right
             else:
                 node = node.left
@@ -216,8 +230,8 @@ class HoleTree:
         """Size of the largest hole (0 if none).  Time: O(1)."""
         return self.root.max
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        """Iterate ``(start, size)`` in address order.  Time: O(n)."""
+    def __iter__(self) -> Iterator[_Node]:
+        """Iterate the nodes in address order.  Time: O(n)."""
         stack: list[_Node] = []
         node = self.root
         while stack or node is not NIL:
@@ -225,15 +239,17 @@ class HoleTree:
                 stack.append(node)
                 node = node.left
             node = stack.pop()
-            yield node.start, node.size
+            yield node
             node = node.right
 
-    def __len__(self) -> int:
-        return len(self.nodes)
+    def check(self, limit: int) -> int:
+        """Verify order, balance, ``max`` and parent invariants; return the node count.
 
-    def check(self) -> None:
-        """Verify order, heap, ``max`` and parent invariants; raise ``CorruptState``."""
-        if NIL.max or NIL.height or NIL.left is not NIL or NIL.right is not NIL:
+        ``limit``: the most nodes there may be (the owner's hole count), so
+        that a cycle of pointers is reported instead of walked forever.
+        Raises ``CorruptState``.  Time: O(n).
+        """
+        if NIL.max or NIL.height or NIL.left is not NIL or NIL.right is not NIL or NIL.parent is not None:
             raise CorruptState("hole tree: the NIL sentinel was modified")
         seen = 0
         previous = -1
@@ -245,8 +261,12 @@ class HoleTree:
             while node is not NIL:
                 stack.append(node)
                 node = node.left
+                if len(stack) > _MAX_DEPTH:
+                    raise CorruptState(f"hole tree: deeper than {_MAX_DEPTH} (a cycle of child pointers?)")
             node = stack.pop()
             seen += 1
+            if seen > limit:
+                raise CorruptState(f"hole tree: more than the {limit} holes of the hole tables")
             if node.start <= previous:
                 raise CorruptState(f"hole tree: start {node.start} is out of address order")
             previous = node.start
@@ -266,11 +286,8 @@ class HoleTree:
                 raise CorruptState(
                     f"hole tree: hole {node.start} says its subtree max is {node.max}, it is {expected}"
                 )
-            if self.nodes.get(node.start) is not node:
-                raise CorruptState(f"hole tree: hole {node.start} is missing from the node table")
             node = node.right
-        if seen != len(self.nodes):
-            raise CorruptState(f"hole tree: {seen} nodes in the tree, {len(self.nodes)} in the table")
+        return seen
 
     # ---------------------------------------------------------------- helpers
 
@@ -335,9 +352,10 @@ class HoleTree:
         return top
 
     def _adopt(self, node: _Node, top: _Node) -> None:
-        """Put ``top`` where ``node`` hangs from its parent (or at the root)."""
+        """Put ``top`` (a node or ``NIL``) where ``node`` hangs from its parent (or at the root)."""
         parent = node.parent
-        top.parent = parent
+        if top is not NIL:
+            top.parent = parent
         if parent is None:
             self.root = top
         elif parent.left is node:
@@ -375,85 +393,220 @@ class HoleTree:
             node = node.parent
 
 
-class AddressOrdered(HoleAllocator):
-    """A ``HoleAllocator`` whose index is a ``HoleTree`` (first fit, next fit).
+class AddressOrdered(Allocator):
+    """The hole tables and tree of first fit and next fit.
 
-    The *top* hole, the one that ends at ``capacity``, is kept out of the tree
-    (dlmalloc's "top chunk"; Korn & Vo's wilderness): it is the last hole in
-    address order, so a search tries it after the tree, and carving from it,
-    which is what next fit does almost every time and first fit whenever the
-    lower holes are too small, changes no tree node.  Kept in the tree, it is
-    usually the largest hole, so each carve from it rewrote ``max`` all the
-    way up to the root (measured: the longest walks of all).
+    Each hole is one ``_Node``, found three ways: by start (``_starts``), by
+    end (``_ends``), and by address and size through the tree.  A freed block
+    finds the holes it touches with one lookup in each table and merges with
+    them at once (immediate coalescing, as with Knuth's boundary tags, but
+    out of band); an allocation found by the tree changes its node in place::
+
+        [ block ][ hole ][ block ][    hole    ][ block ][  top hole  ]
+                 ^start  ^end                                   capacity^
+                 _starts[start] is _ends[end] is the hole's node
+
+    The *top* hole, the one that ends at ``capacity``, is in both tables but
+    not in the tree (dlmalloc's "top chunk"; Korn & Vo's wilderness): it is
+    the last hole in address order, so a search tries it after the tree, and
+    carving from it, which is what next fit does almost every time and first
+    fit whenever the lower holes are too small, changes no tree node.  Kept
+    in the tree, it is usually the largest hole, so each carve from it
+    rewrote ``max`` all the way up to the root (measured: the longest walks).
+
+    One node per hole, rather than a dict of sizes beside the tree, halves the
+    dict operations per alloc+free pair (measured: 15 to 7), and at 100k live
+    blocks each lookup in a table that has outgrown the caches costs about as
+    much as a tree step.
+
+    Subclasses implement ``_find(size, align) -> node or None``.
+
+    Invariants (``_check_policy``): ``_starts`` and ``_ends`` map each hole's
+    start and end to its node, and hold nothing else; the tree links exactly
+    the holes but the top one; ``_top`` is the hole that ends at
+    ``capacity`` (None if the last slot is used); the ``HoleTree`` invariants.
     """
 
-    __slots__ = ("_top", "_tree")
+    __slots__ = ("_ends", "_starts", "_top", "_tree")
 
     _tree: HoleTree
-    _top: int  # start of the hole that ends at capacity, or -1
+    _starts: dict[int, _Node]
+    _ends: dict[int, _Node]
+    _top: _Node | None
 
-    def _first_fit(self, size: int, align: int, lowest: int) -> int:
-        """The lowest hole starting at or after ``lowest`` that holds the aligned request, or -1."""
-        start = self._tree.first_fit(size, align, lowest)
-        if start >= 0:
-            return start
-        top = self._top
-        if top >= lowest and top + (-top & (align - 1)) + size <= self._capacity:
-            return top  # (top is -1 when there is none: -1 >= lowest is false)
-        return -1
+    def _find(self, size: int, align: int) -> _Node | None:
+        raise NotImplementedError
 
-    def _index_clear(self) -> None:
+    # ------------------------------------------------------- Allocator hooks
+
+    def _reset(self, capacity: int) -> None:
+        top = _Node(0, capacity)
         self._tree = HoleTree()
-        self._top = -1
+        self._starts = {0: top}
+        self._ends = {capacity: top}
+        self._top = top
 
-    def _index_add(self, start: int, size: int) -> None:
-        if start + size == self._capacity:
-            self._top = start
+    def _alloc(self, size: int, align: int) -> int:
+        node = self._find(size, align)
+        if node is None:
+            return -1
+        start = node.start
+        offset = start + (-start & (align - 1))
+        self._carve(node, offset, size)
+        return offset
+
+    def _carve(self, node: _Node, offset: int, size: int) -> None:
+        """Claim ``[offset, offset + size)`` inside ``node``'s hole; what is left on either side stays free.
+
+        Time: O(1) dict operations plus the tree's shrunk / add / remove.
+        """
+        start = node.start
+        hole = node.size
+        end = offset + size
+        hole_end = start + hole
+        tree = self._tree
+        if offset > start:
+            # The hole keeps its start and shrinks to [start, offset).
+            node.size = offset - start
+            self._ends[offset] = node
+            if end < hole_end:
+                tail = _Node(end, hole_end - end)
+                self._starts[end] = tail
+                self._ends[hole_end] = tail
+                if node is self._top:
+                    self._top = tail
+                    tree.add(node)
+                    return
+                tree.add(tail)
+            else:
+                del self._ends[hole_end]
+                if node is self._top:
+                    self._top = None
+                    tree.add(node)
+                    return
+            tree.shrunk(node, hole)
         else:
-            self._tree.add(start, size)
+            del self._starts[start]
+            if end < hole_end:
+                node.start = end
+                node.size = hole_end - end
+                self._starts[end] = node
+                if node is not self._top:
+                    tree.shrunk(node, hole)
+            else:
+                del self._ends[hole_end]
+                if node is self._top:
+                    self._top = None
+                else:
+                    tree.remove(node)
 
-    def _index_remove(self, start: int, size: int) -> None:
-        if start == self._top:
-            self._top = -1
+    def _free(self, offset: int, size: int) -> None:
+        end = offset + size
+        left = self._ends.pop(offset, None)
+        right = self._starts.pop(end, None)
+        tree = self._tree
+        if left is not None:
+            if right is not None:
+                end += right.size
+                tree.remove(left if right is self._top else right)
+                if right is self._top:
+                    self._top = left
+            self._ends[end] = left
+            left.size = end - left.start
+            if left is self._top:
+                return
+            if end == self._capacity:  # the last block freed: left becomes the top hole
+                tree.remove(left)
+                self._top = left
+            else:
+                tree.grown(left)
+        elif right is not None:
+            right.start = offset
+            right.size += size
+            self._starts[offset] = right
+            if right is not self._top:
+                tree.grown(right)
         else:
-            self._tree.remove(start)
+            node = _Node(offset, size)
+            self._starts[offset] = node
+            self._ends[end] = node
+            if end == self._capacity:
+                self._top = node
+            else:
+                tree.add(node)
 
-    def _index_replace(self, start: int, size: int, new_start: int, new_size: int) -> None:
-        if start == self._top:
-            if new_start + new_size == self._capacity:
-                self._top = new_start
-            else:  # shrunk from its end: the tail is added as the new top next
-                self._top = -1
-                self._tree.add(new_start, new_size)
-        elif new_start + new_size == self._capacity:
-            self._tree.remove(start)  # merged up to the end of the space
-            self._top = new_start
-        else:
-            self._tree.replace(start, new_start, new_size)
+    def _take(self, offset: int, size: int) -> bool:
+        node = self._starts.get(offset)
+        if node is None:
+            node = self._floor(offset)
+            if node is None:
+                return False
+        if offset + size > node.start + node.size:
+            return False
+        self._carve(node, offset, size)
+        return True
 
-    def _index_floor(self, offset: int) -> int:
+    def _grow(self, old: int, new: int) -> None:
+        self._free(old, new - old)
+
+    def _holes(self) -> Iterator[tuple[int, int]]:
+        for node in self._tree:
+            yield node.start, node.size
         top = self._top
-        if 0 <= top <= offset:
-            return top
-        return self._tree.floor(offset)
+        if top is not None:
+            yield top.start, top.size
 
-    def _index_holes(self) -> Iterator[tuple[int, int]]:
-        yield from self._tree
-        if self._top >= 0:
-            yield self._top, self._capacity - self._top
+    def _hole_count(self) -> int:
+        return len(self._starts)
 
     def _largest_hole(self) -> int:
         largest = self._tree.largest()
         top = self._top
-        if top >= 0 and self._capacity - top > largest:
-            return self._capacity - top
+        if top is not None and top.size > largest:
+            return top.size
         return largest
 
-    def _check_index(self) -> None:
-        self._tree.check()
+    def _check_policy(self) -> None:
+        starts = self._starts
+        ends = self._ends
+        linked = self._tree.check(len(starts))
+        holes = list(self._tree)
         top = self._top
-        ends = self._hole_by_end.get(self._capacity, -1)
-        if top != ends:
-            raise CorruptState(f"hole tree: the top hole is recorded at {top}, the hole table says {ends}")
-        if top in self._tree.nodes:
-            raise CorruptState(f"hole tree: the top hole {top} is also in the tree")
+        if top is not None:
+            if top.start + top.size != self._capacity:
+                end = top.start + top.size
+                raise CorruptState(f"hole tree: the top hole {top.start} ends at {end}, not at capacity")
+            holes.append(top)
+        if ends.get(self._capacity) is not top:
+            raise CorruptState("hole tree: the hole that ends at capacity is not the top hole")
+        for node in holes:
+            if starts.get(node.start) is not node:
+                raise CorruptState(f"hole tables: hole {node.start} is missing from the table by start")
+            if ends.get(node.start + node.size) is not node:
+                raise CorruptState(f"hole tables: hole {node.start} is missing from the table by end")
+        if len(starts) != len(holes) or len(ends) != len(holes):
+            raise CorruptState(
+                f"hole tables: {len(starts)} holes by start and {len(ends)} by end, "
+                f"{linked} in the tree and {len(holes) - linked} top"
+            )
+
+    # --------------------------------------------------------------- searches
+
+    def _first_fit(self, size: int, align: int, lowest: int) -> _Node | None:
+        """The lowest hole starting at or after ``lowest`` that holds the aligned request, or None."""
+        node = self._tree.first_fit(size, align, lowest)
+        if node is not None:
+            return node
+        top = self._top
+        if top is not None:
+            start = top.start
+            if start >= lowest and start + (-start & (align - 1)) + size <= self._capacity:
+                return top
+        return None
+
+    def _floor(self, offset: int) -> _Node | None:
+        """The last hole starting at or before ``offset``, or None."""
+        top = self._top
+        if top is not None and top.start <= offset:
+            return top
+        return self._tree.floor(offset)

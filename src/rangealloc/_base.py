@@ -387,8 +387,7 @@ class Allocator:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(capacity={self._capacity}, used={self._used}, "
-            f"blocks={len(self._blocks)})"
+            f"{type(self).__name__}(capacity={self._capacity}, used={self._used}, blocks={len(self._blocks)})"
         )
 
     # ---------------------------------------------------------------- helpers

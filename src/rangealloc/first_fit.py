@@ -20,7 +20,7 @@ hole), so the walk never enters a subtree with no hole large enough::
 
 Placement: the lowest aligned offset, in the lowest hole that can hold it.
 
-Invariants: those of ``HoleAllocator`` and ``HoleTree``.
+Invariants: those of ``AddressOrdered`` and ``HoleTree``.
 
 Time: alloc O(log n) (n = holes; plus the misaligned holes skipped
 when align > 1); free O(log n); resize in place usually O(1).
@@ -28,7 +28,7 @@ when align > 1); free O(log n); resize in place usually O(1).
 
 from __future__ import annotations
 
-from ._addrtree import AddressOrdered
+from ._addrtree import AddressOrdered, _Node
 
 __all__ = ["FirstFit"]
 
@@ -46,5 +46,5 @@ class FirstFit(AddressOrdered):
 
     name = "first-fit"
 
-    def _find(self, size: int, align: int) -> int:
+    def _find(self, size: int, align: int) -> _Node | None:
         return self._first_fit(size, align, 0)

@@ -65,24 +65,24 @@ class NextFit(AddressOrdered):
         # 1. The hole that contains the pointer, from the pointer.  Usually the
         # pointer is that hole's start (the tail left by the last allocation):
         # one dict lookup instead of a walk down the tree.
-        hole = self._hole_size.get(pointer, 0)
-        start = pointer if hole else self._index_floor(pointer)
-        if start >= 0:
-            if not hole:
-                hole = self._hole_size[start]
+        node = self._starts.get(pointer)
+        if node is None:
+            node = self._floor(pointer)
+        if node is not None:
             offset = pointer + (-pointer & mask)
-            if offset + size <= start + hole:
-                self._carve(start, hole, offset, size)
+            if offset + size <= node.start + node.size:
+                self._carve(node, offset, size)
                 self._pointer = offset + size
                 return offset
         # 2. Holes after the pointer, then 3. from the bottom.
-        start = self._first_fit(size, align, pointer + 1)
-        if start < 0:
-            start = self._first_fit(size, align, 0)
-            if start < 0:
+        node = self._first_fit(size, align, pointer + 1)
+        if node is None:
+            node = self._first_fit(size, align, 0)
+            if node is None:
                 return -1
+        start = node.start
         offset = start + (-start & mask)
-        self._carve(start, self._hole_size[start], offset, size)
+        self._carve(node, offset, size)
         self._pointer = offset + size
         return offset
 
@@ -90,7 +90,7 @@ class NextFit(AddressOrdered):
         self._pointer = 0
         super()._reset(capacity)
 
-    def _check_index(self) -> None:
-        super()._check_index()
+    def _check_policy(self) -> None:
+        super()._check_policy()
         if not 0 <= self._pointer <= self._capacity:
             raise CorruptState(f"next-fit pointer {self._pointer} is outside [0, {self._capacity}]")
