@@ -167,7 +167,10 @@ class Holes:
         self.nodes = {}
 
     def first_fit(self, size: int, align: int, lowest: int) -> int:
-        node = self.tree.first_fit(size, align, lowest)
+        if align == 1 and lowest == 0:
+            node = self.tree.lowest_fit(size)
+        else:
+            node = self.tree.first_fit(size, align, lowest)
         return -1 if node is None else node.start
 
     def floor(self, offset: int) -> int:
@@ -299,3 +302,29 @@ def test_hole_tree_first_fit_when_empty_and_too_small() -> None:
     assert tree.first_fit(3, 1, 6) == -1  # the only hole starts before 6
     assert tree.first_fit(2, 2, 0) == 5  # [6, 8) inside [5, 8)
     assert tree.first_fit(3, 2, 0) == -1
+
+
+def test_hole_tree_search_lowers_the_stale_bounds_it_meets() -> None:
+    holes = Holes()
+    for start in range(0, 1000, 10):
+        holes.add(start, 5)
+    holes.replace(500, 500, 9)  # the largest hole: every bound above it says 9
+    holes.replace(500, 500, 2)  # shrunk: the bounds above stay at 9 (upper bounds)
+    assert holes.root.max == 9
+    holes.check()
+    assert holes.first_fit(6, 1, 0) == -1
+    assert holes.root.max == 5  # the failed search brought the bounds it met below 6
+    assert holes.largest() == 5
+    holes.check()
+
+
+def test_hole_tree_largest_is_exact_under_stale_bounds() -> None:
+    holes = Holes()
+    for start, size in [(0, 3), (10, 7), (20, 4), (30, 8), (40, 1)]:
+        holes.add(start, size)
+    holes.replace(30, 30, 2)
+    holes.replace(10, 10, 5)
+    assert holes.largest() == 5
+    assert holes.first_fit(5, 1, 0) == 10
+    assert holes.first_fit(5, 4, 0) == -1  # [12, 17) does not fit in [10, 15)
+    assert holes.first_fit(4, 1, 11) == 20

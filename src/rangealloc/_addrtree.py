@@ -14,26 +14,39 @@ usual case), with no randomness: runs are reproducible.  A treap was measured
 too: same speed here, but only an expected bound.  Missing children are the
 ``NIL`` sentinel (max 0, height 0)::
 
-                  [64:+8 max 512 h3]          start:+size, max of subtree, height
+                  [64:+8 max 512 h3]          start:+size, bound of subtree max, height
                  /                  \\
       [16:+32 max 32 h2]         [200:+512 max 512 h2]
         /                           /
    [0:+4 max 4 h1]           [96:+40 max 40 h1]
 
-Each node also points to its parent, so a hole that grows or shrinks in place
-(most allocations and frees) fixes ``max`` upward and stops as soon as a value
-does not change; inserts and removals retrace heights the same way.  A node is
-one hole for the whole life of that hole (removal relinks nodes rather than
-moving holes between them), so its owner finds it through its own tables.
+``max`` is kept as an *upper bound* of the largest hole in the subtree, not
+always the exact value.  A hole that grows raises the bounds above it (through
+parent pointers, stopping at the first that is already high enough); a hole
+that shrinks, which is what every allocation does, changes nothing above it.
+A search that enters a subtree whose bound turns out too high finds no fit
+there, climbs back out through the parent pointers, and recomputes the bound
+of each node it leaves from the node's own size and its children's bounds,
+which brings it below the request: only searches for that much space pay
+for a stale bound, once each.  Measured on first fit with
+100k live blocks in 2**30 slots: the eager alternative (walk up after every
+shrink) took 13 node visits per alloc+free pair, the lazy one 3-5% less time
+overall, and 10% less for next fit.
+
+A node is one hole for the whole life of that hole (removal relinks nodes
+rather than moving holes between them), so its owner finds it through its
+own tables.
 
 Invariants (``check``): in-order starts strictly increase; ``height`` =
-1 + the larger child height, and the two differ by at most 1; ``max`` =
-max(size, children's max); parent pointers are consistent; ``NIL`` is
-untouched.
+1 + the larger child height, and the two differ by at most 1; ``max`` >=
+the node's size and its children's ``max`` (hence >= every hole below);
+parent pointers are consistent; ``NIL`` is untouched.  ``largest`` is exact.
 
-Time: insert, remove, first fit with align 1: O(log n).  A resize in place:
-O(log n) worst, usually O(1).  First fit with align > 1: O(log n + k), k the
-holes visited that are large enough but cannot hold the aligned range.
+Time: insert, remove: O(log n).  First fit with align 1: O(log n) plus the
+nodes whose stale bound it lowers (each lowered bound was raised, or left
+behind, by an earlier update).  A resize in place: O(1) to shrink, O(log n) worst to grow.  First
+fit with align > 1: plus the holes visited that are large enough but cannot
+hold the aligned range.
 """
 
 from __future__ import annotations
@@ -164,12 +177,11 @@ class HoleTree:
             cur = cur.parent
 
     def shrunk(self, node: _Node, old_size: int) -> None:
-        """``node``'s hole got smaller (it was ``old_size``): lower the maxima it gave.
+        """``node``'s hole got smaller (it was ``old_size``): nothing to do.
 
-        Time: O(1) when it was not its subtree's largest hole, O(log n) at worst.
+        The maxima above it stay valid upper bounds; a search that finds one
+        too high recomputes it (see the module).  Time: O(1).
         """
-        if node.max == old_size:
-            self._fix_max(node)
 
     def clear(self) -> None:
         """Unlink every node.  Time: O(1)."""
@@ -177,42 +189,92 @@ class HoleTree:
 
     # --------------------------------------------------------------- queries
 
-    def first_fit(self, size: int, align: int, lowest: int) -> _Node | None:
-        """Return the lowest hole starting at or after ``lowest`` that holds an
-        ``align``-aligned range of ``size`` slots, or None.
+    def lowest_fit(self, size: int) -> _Node | None:
+        """Return the lowest hole of at least ``size`` slots, or None: ``first_fit(size, 1, 0)``.
 
-        Time: O(log n) for align 1; O(log n + k) otherwise (see module).
+        The hot path of first fit, on its own.  Time: O(log n) plus the stale
+        bounds lowered (see module).
         """
         node = self.root
         if node.max < size:
             return None
-        if align == 1 and lowest == 0:
-            # The common case: go left while the left subtree holds a fit.
-            while True:
-                left = node.left
-                if left.max >= size:
-                    node = left
-                elif node.size >= size:
-                    return node
-                else:
-                    node = node.right  # node.max >= size: the fit is on the right
-        # General case: in-order walk of the subtrees that may hold a fit.
-        mask = align - 1
-        stack: list[_Node] = []
+        # Go left while the left subtree may hold a fit.
         while True:
-            while node.max >= size:  # NIL's max is 0: the walk stops at the leaves
-                if node.start >= lowest:
-                    stack.append(node)
-                    node = node.left
-                else:
-                    node = node.right
-            if not stack:
-                return None
-            node = stack.pop()
-            start = node.start
-            if start + (-start & mask) + size <= start + node.size:
+            left = node.left
+            if left.max >= size:
+                node = left
+                continue
+            if node.size >= size:
                 return node
-            node = node.right
+            right = node.right
+            if right.max >= size:
+                node = right
+                continue
+            # A stale max: no fit below node.  Recompute, climb, go on.
+            while True:
+                best = node.size
+                if left.max > best:
+                    best = left.max
+                if right.max > best:
+                    best = right.max
+                node.max = best
+                parent = node.parent
+                if parent is None:
+                    return None
+                if parent.left is node:
+                    if parent.size >= size:
+                        return parent
+                    right = parent.right
+                    if right.max >= size:
+                        node = right
+                        break
+                    left = node
+                else:
+                    right = node
+                    left = parent.left
+                node = parent
+
+    def first_fit(self, size: int, align: int, lowest: int) -> _Node | None:
+        """Return the lowest hole starting at or after ``lowest`` that holds an
+        ``align``-aligned range of ``size`` slots, or None.
+
+        Walks down into the subtrees whose ``max`` admits a fit, in address
+        order; a subtree that turns out to hold none (its ``max`` was stale, or
+        no hole in it is aligned right) is climbed out of through the parent
+        pointers, and each node left behind gets ``max`` recomputed from its
+        children, so the next search does not enter it again for this size.
+
+        Time: as ``lowest_fit``, plus the holes visited that are large enough
+        but start below ``lowest`` or are misaligned.
+        """
+        node = self.root
+        if node.max < size:
+            return None
+        # The walk of ``lowest_fit``, skipping starts below ``lowest``.
+        mask = align - 1
+        while True:
+            start = node.start
+            if start > lowest and node.left.max >= size:
+                node = node.left
+                continue
+            if start >= lowest and start + (-start & mask) + size <= start + node.size:
+                return node
+            if node.right.max >= size:
+                node = node.right
+                continue
+            while True:
+                self._recompute(node)
+                parent = node.parent
+                if parent is None:
+                    return None
+                if parent.left is node:
+                    start = parent.start
+                    if start >= lowest and start + (-start & mask) + size <= start + parent.size:
+                        return parent
+                    if parent.right.max >= size:
+                        node = parent.right
+                        break
+                node = parent
 
     def floor(self, offset: int) -> _Node | None:
         """Return the last hole starting at or before ``offset``, or None.  Time: O(log n)."""
@@ -227,8 +289,17 @@ class HoleTree:
         return best
 
     def largest(self) -> int:
-        """Size of the largest hole (0 if none).  Time: O(1)."""
-        return self.root.max
+        """Size of the largest hole (0 if none), exactly.
+
+        The root's ``max`` is an upper bound; a first-fit search for that
+        size either finds a hole that large (then it is exact) or recomputes
+        every ``max`` it met below it, and the bound drops.  Time: O(1) when
+        the root is exact, O(log n) per stale bound otherwise.
+        """
+        while True:
+            bound = self.root.max
+            if not bound or self.lowest_fit(bound) is not None:
+                return bound
 
     def __iter__(self) -> Iterator[_Node]:
         """Iterate the nodes in address order.  Time: O(n)."""
@@ -243,7 +314,7 @@ class HoleTree:
             node = node.right
 
     def check(self, limit: int) -> int:
-        """Verify order, balance, ``max`` and parent invariants; return the node count.
+        """Verify order, balance, ``max`` bound and parent invariants; return the node count.
 
         ``limit``: the most nodes there may be (the owner's hole count), so
         that a cycle of pointers is reported instead of walked forever.
@@ -282,9 +353,9 @@ class HoleTree:
                 raise CorruptState(f"hole tree: hole {node.start} has height {node.height}")
             if abs(left - right) > 1:
                 raise CorruptState(f"hole tree: hole {node.start} is out of balance ({left} vs {right})")
-            if node.max != expected:
+            if node.max < expected:
                 raise CorruptState(
-                    f"hole tree: hole {node.start} says its subtree max is {node.max}, it is {expected}"
+                    f"hole tree: hole {node.start} says its subtree max is {node.max}, below {expected}"
                 )
             node = node.right
         return seen
@@ -362,6 +433,18 @@ class HoleTree:
             parent.left = top
         else:
             parent.right = top
+
+    @staticmethod
+    def _recompute(node: _Node) -> None:
+        """Recompute ``node``'s max from its size and its children's maxima."""
+        best = node.size
+        child = node.left.max
+        if child > best:
+            best = child
+        child = node.right.max
+        if child > best:
+            best = child
+        node.max = best
 
     @staticmethod
     def _update(node: _Node) -> None:
@@ -594,7 +677,10 @@ class AddressOrdered(Allocator):
 
     def _first_fit(self, size: int, align: int, lowest: int) -> _Node | None:
         """The lowest hole starting at or after ``lowest`` that holds the aligned request, or None."""
-        node = self._tree.first_fit(size, align, lowest)
+        if align == 1 and lowest == 0:
+            node = self._tree.lowest_fit(size)
+        else:
+            node = self._tree.first_fit(size, align, lowest)
         if node is not None:
             return node
         top = self._top
