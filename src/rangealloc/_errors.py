@@ -10,6 +10,8 @@ so that every policy words its messages the same way.
 * ``InvalidBlock(AllocError, ValueError)``: an offset that is not the start of a
   live block was given to ``free``, ``realloc`` or ``size_of``.
 * ``CorruptState(AllocError)``: ``check()`` found a broken invariant.
+* ``TraceError(AllocError, ValueError)``: a trace file is malformed (the
+  message names the file and the line).
 
 Bad arguments raise the built-in ``TypeError`` (not an int) or ``ValueError``
 (out of range), with a message naming the argument and its value.
@@ -24,6 +26,7 @@ __all__ = [
     "CorruptState",
     "InvalidBlock",
     "OutOfSpace",
+    "TraceError",
 ]
 
 
@@ -41,6 +44,14 @@ class InvalidBlock(AllocError, ValueError):
 
 class CorruptState(AllocError):
     """``check()`` found an internal invariant broken; the message names the rule."""
+
+
+class TraceError(AllocError, ValueError):
+    """A trace cannot be read: bad line, unknown id, double free, bad size, truncated or not text.
+
+    The message starts with ``<file>:<line>:`` (the line is 0 for errors that
+    belong to no line, such as a truncated gzip stream).
+    """
 
 
 def as_int(value: object, name: str) -> int:
