@@ -642,6 +642,10 @@ class AddressOrdered(Allocator):
     def _hole_count(self) -> int:
         return len(self._starts)
 
+    def _top_hole(self) -> int:
+        top = self._top
+        return 0 if top is None else top.size
+
     def _largest_hole(self) -> int:
         largest = self._tree.largest()
         top = self._top
@@ -654,14 +658,9 @@ class AddressOrdered(Allocator):
         ends = self._ends
         linked = self._tree.check(len(starts))
         holes = list(self._tree)
-        top = self._top
+        top = self._top  # that it is the hole ending at capacity, Allocator.check verified
         if top is not None:
-            if top.start + top.size != self._capacity:
-                end = top.start + top.size
-                raise CorruptState(f"hole tree: the top hole {top.start} ends at {end}, not at capacity")
             holes.append(top)
-        if ends.get(self._capacity) is not top:
-            raise CorruptState("hole tree: the hole that ends at capacity is not the top hole")
         for node in holes:
             if starts.get(node.start) is not node:
                 raise CorruptState(f"hole tables: hole {node.start} is missing from the table by start")

@@ -78,6 +78,8 @@ class Allocator:
     name: ClassVar[str] = ""
     #: Largest capacity the policy accepts (``grow`` included).
     max_capacity: ClassVar[int] = 1 << 64
+    #: True when a block may take more slots than requested (``size_of`` > size: buddy).
+    rounds_sizes: ClassVar[bool] = False
 
     def __init__(self, capacity: int) -> None:
         """Make an empty allocator over ``[0, capacity)``.
@@ -116,6 +118,9 @@ class Allocator:
         raise NotImplementedError
 
     def _largest_hole(self) -> int:
+        raise NotImplementedError
+
+    def _top_hole(self) -> int:
         raise NotImplementedError
 
     def _check_policy(self) -> None:
@@ -329,6 +334,23 @@ class Allocator:
         """Free slots (``capacity - used``).  Time: O(1)."""
         return self._capacity - self._used
 
+    @property
+    def top_hole(self) -> int:
+        """Size of the hole that ends at ``capacity``, 0 if the last slot is in use.
+
+        The free space that ``grow`` extends: a space that must grow to hold
+        ``size`` more slots at its top needs ``size - top_hole`` more (the
+        ``sbrk`` model of ``rangealloc.replay``).  Time: O(1) for the hole
+        policies and the bitmap (O(capacity / 30) bit operations), O(log**2
+        capacity) for buddy.
+
+        >>> from rangealloc import FirstFit
+        >>> a = FirstFit(100)
+        >>> a.reserve(10, 20), a.top_hole
+        (10, 70)
+        """
+        return self._top_hole()
+
     def blocks(self) -> Iterator[tuple[int, int]]:
         """Iterate ``(offset, size)`` of the live blocks in address order.  Time: O(n log n)."""
         return iter(sorted(self._blocks.items()))
@@ -383,6 +405,9 @@ class Allocator:
         largest = max((s for _, s, h in pieces if h), default=0)
         if largest != self._largest_hole():
             raise CorruptState(f"largest hole is reported as {self._largest_hole()}, holes() says {largest}")
+        top = pieces[-1][1] if pieces and pieces[-1][2] else 0
+        if top != self._top_hole():
+            raise CorruptState(f"top hole is reported as {self._top_hole()}, holes() says {top}")
         self._check_policy()
 
     def __repr__(self) -> str:

@@ -168,6 +168,10 @@ class HoleAllocator(Allocator):
     def _hole_count(self) -> int:
         return len(self._hole_size)
 
+    def _top_hole(self) -> int:
+        start = self._hole_by_end.get(self._capacity, -1)
+        return self._capacity - start if start >= 0 else 0
+
     def _check_policy(self) -> None:
         by_end = {start + size: start for start, size in self._hole_size.items()}
         if by_end != self._hole_by_end:

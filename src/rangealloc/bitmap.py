@@ -125,6 +125,11 @@ class Bitmap(Allocator):
         free = self._map
         return (free & ~(free << 1)).bit_count()  # bits that start a run
 
+    def _top_hole(self) -> int:
+        capacity = self._capacity
+        used = ~self._map & ((1 << capacity) - 1)
+        return capacity - used.bit_length()
+
     def _largest_hole(self) -> int:
         return max((length for _, length in runs(self._map)), default=0)
 

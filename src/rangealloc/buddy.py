@@ -73,6 +73,7 @@ class Buddy(Allocator):
 
     __slots__ = ("_lists", "_orders")
 
+    rounds_sizes = True
     name = "buddy"
 
     _lists: list[dict[int, None]]  # per order k, the free blocks of size 2**k
@@ -272,6 +273,25 @@ class Buddy(Allocator):
 
     def _hole_count(self) -> int:
         return sum(1 for _ in self._holes())
+
+    def _top_hole(self) -> int:
+        # Walk down from capacity through the free blocks that end where the
+        # previous one starts (at most one free block ends at any offset).
+        lists = self._lists
+        end = self._capacity
+        cursor = end
+        found = True
+        while found and cursor:
+            found = False
+            for order, blocks in enumerate(lists):
+                offset = cursor - (1 << order)
+                if offset < 0:
+                    break
+                if offset in blocks:
+                    cursor = offset
+                    found = True
+                    break
+        return end - cursor
 
     def _largest_hole(self) -> int:
         return max((size for _, size in self._holes()), default=0)
