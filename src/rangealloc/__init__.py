@@ -11,8 +11,10 @@ offset``, ``free(offset)``, ``realloc``, ``reserve``, ``grow``, ``stats`` and
 """
 
 from ._base import Allocator, Stats
-from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace
+from ._compare import Comparison, Recommendation, bundled_traces, compare, recommend
+from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace, TraceError
 from ._registry import POLICIES, create
+from ._replay import ReplayResult, Snapshot, replay, replay_until
 from .best_fit import BestFit
 from .bitmap import Bitmap
 from .buddy import Buddy
@@ -30,11 +32,21 @@ __all__ = [
     "BestFit",
     "Bitmap",
     "Buddy",
+    "Comparison",
     "CorruptState",
     "FirstFit",
     "InvalidBlock",
     "NextFit",
     "OutOfSpace",
+    "Recommendation",
+    "ReplayResult",
+    "Snapshot",
     "Stats",
+    "TraceError",
+    "bundled_traces",
+    "compare",
     "create",
+    "recommend",
+    "replay",
+    "replay_until",
 ]

@@ -426,10 +426,11 @@ class Allocator:
     def _no_fit(self, size: int, align: int, moving: int = -1) -> str:
         what = f"size {size}" + (f" align {align}" if align > 1 else "")
         where = f" (moving block {moving})" if moving >= 0 else ""
-        return (
-            f"no hole fits {what}{where}: {self.available} of {self._capacity} slots free, "
-            f"largest hole {self._largest_hole()}"
-        )
+        return f"no hole fits {what}{where}: {self.available} of {self._capacity} slots free, {self._largest_text()}"
+
+    def _largest_text(self) -> str:
+        """The end of an ``OutOfSpace`` message: the largest hole (a policy may say something cheaper)."""
+        return f"largest hole {self._largest_hole()}"
 
     def _not_a_block(self, operation: str, offset: int) -> str:
         # Error path only: the linear scan names the block the offset falls in, if any.

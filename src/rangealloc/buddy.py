@@ -274,6 +274,12 @@ class Buddy(Allocator):
     def _hole_count(self) -> int:
         return sum(1 for _ in self._holes())
 
+    def _largest_text(self) -> str:
+        # A request needs one free block, so its largest size is what to report;
+        # it costs O(1), where the largest hole costs a sort of every free block.
+        largest = 1 << (self._orders.bit_length() - 1) if self._orders else 0
+        return f"largest free block {largest}"
+
     def _top_hole(self) -> int:
         # Walk down from capacity through the free blocks that end where the
         # previous one starts (at most one free block ends at any offset).
