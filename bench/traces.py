@@ -40,11 +40,9 @@ from typing import Any
 
 from run import machine  # bench/run.py: the machine and versions block
 
-from rangealloc import POLICIES
-from rangealloc import Comparison, compare, recommend
+from rangealloc import POLICIES, Comparison, compare, recommend, replay_until
 from rangealloc._compare import HEADROOM
 from rangealloc.pictures import AddressMap, plot_grid, save_map
-from rangealloc import replay_until
 from rangealloc.trace import Trace, read_trace
 
 HERE = Path(__file__).resolve().parent
@@ -69,7 +67,9 @@ def run(traces: Sequence[Trace], policies: Sequence[str], bitmap_limit: int) -> 
         peak = trace.peak_live()
         chosen = [p for p in policies if p != "bitmap" or peak <= bitmap_limit]
         if len(chosen) < len(policies):
-            skipped.append({"trace": trace.name, "policy": "bitmap", "reason": f"peak live {peak:,} > {bitmap_limit:,}"})
+            skipped.append(
+                {"trace": trace.name, "policy": "bitmap", "reason": f"peak live {peak:,} > {bitmap_limit:,}"}
+            )
         started = time.perf_counter()
         results = compare([trace], chosen, headroom=HEADROOM)
         print(f"  {trace.name}: {len(chosen)} policies in {time.perf_counter() - started:,.0f} s", flush=True)
@@ -120,33 +120,35 @@ def pictures(report: dict[str, Any], traces: Sequence[Trace], policies: Sequence
         (name, {policy: [tuple(item) for item in points] for policy, points in by_policy.items()})
         for name, by_policy in report["series"].items()
     ]
-    plot_grid(grid, IMAGES / "traces-live-extent.png")  # type: ignore[arg-type]
+    plot_grid(grid, IMAGES / "traces-live-extent.png")
     chosen = [t for t in traces if t.name == MAP_TRACE] or list(traces[:1])
     for trace in chosen:
         for policy in policies:
-            if policy == "bitmap" and any(s["policy"] == "bitmap" and s["trace"] == trace.name for s in report["skipped"]):
+            if any(s["policy"] == policy and s["trace"] == trace.name for s in report["skipped"]):
                 continue
             moment = replay_until(trace, policy, "peak")
             label = f"{trace.name}, {policy}, at peak live (event {moment.event:,})"
-            amap = AddressMap.of(moment.allocator, born=moment.born, event=moment.event, label=label, extent=moment.extent)
+            amap = AddressMap.of(
+                moment.allocator, born=moment.born, event=moment.event, label=label, extent=moment.extent
+            )
             save_map(amap, IMAGES / f"map-{policy}.png", colour="size")
 
 
 def table(report: dict[str, Any]) -> list[str]:
     """The markdown table: one row per (trace, policy)."""
     lines = [
-        f"| trace | policy | events | ns/event | fragmentation | failures @{HEADROOM:g}x | utilisation at first failure |",
+        f"| trace | policy | events | ns/event | fragmentation | failures @{HEADROOM:g}x "
+        "| utilisation at first failure |",
         "|---|---|--:|--:|--:|--:|--:|",
     ]
     for row in report["rows"]:
-        fixed = row["fixed_model"] or {}
-        use = fixed.get("first_failure_utilisation")
+        use = (row["fixed_model"] or {}).get("first_failure_utilisation")
         lines.append(
-            f"| {row['trace']} | {row['policy']} | {row['extent_model']['events']:,} | {row['ns_per_event']:,.0f} | "
-            f"{row['fragmentation']:.1%} | {row['failures']:,} | {'-' if use is None else f'{use:.1%}'} |"
+            f"| {row['trace']} | {row['policy']} | {row['extent_model']['events']:,} "
+            f"| {row['ns_per_event']:,.0f} | {row['fragmentation']:.1%} | {row['failures']:,} "
+            f"| {'-' if use is None else f'{use:.1%}'} |"
         )
-    for skip in report["skipped"]:
-        lines.append(f"| {skip['trace']} | {skip['policy']} | | skipped: {skip['reason']} | | | |")
+    lines += [f"| {s['trace']} | {s['policy']} | | skipped: {s['reason']} | | | |" for s in report["skipped"]]
     return lines
 
 
@@ -154,14 +156,16 @@ def summary(report: dict[str, Any]) -> list[str]:
     """Per policy over all traces: geometric-mean speed, mean fragmentation, failures."""
     rec = report["recommendation"]
     lines = [
-        "| policy | ns/event (geometric mean) | fragmentation (mean) | failures (sum) | within the rule's candidates |",
+        "| policy | ns/event (geometric mean) | fragmentation (mean) | failures (sum) "
+        "| within the rule's candidates |",
         "|---|--:|--:|--:|---|",
     ]
-    for name in sorted(rec["speed_ns_per_event"], key=rec["speed_ns_per_event"].__getitem__):
-        lines.append(
-            f"| {name} | {rec['speed_ns_per_event'][name]:,.0f} | {rec['fragmentation'][name]:.1%} | "
-            f"{rec['failures'][name]:,} | {'yes' if name in rec['candidates'] else ''} |"
-        )
+    speed = rec["speed_ns_per_event"]
+    lines += [
+        f"| {name} | {speed[name]:,.0f} | {rec['fragmentation'][name]:.1%} | "
+        f"{rec['failures'][name]:,} | {'yes' if name in rec['candidates'] else ''} |"
+        for name in sorted(speed, key=speed.__getitem__)
+    ]
     return lines
 
 

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rangealloc
-from rangealloc import POLICIES, FirstFit, TraceError
-from rangealloc import replay, replay_until
+from rangealloc import POLICIES, FirstFit, TraceError, replay, replay_until
 from rangealloc._replay import SAMPLES
 from rangealloc.trace import Event
 
@@ -69,7 +68,15 @@ def test_extent_model_grows_a_block_in_place_at_the_top() -> None:
 
 
 def test_fixed_model_counts_failures_and_skips_the_failed_ids() -> None:
-    events: list[Event] = [("a", 0, 10), ("a", 1, 5), ("f", 0, 0), ("a", 2, 12), ("r", 2, 3), ("f", 2, 0), ("a", 3, 4)]
+    events: list[Event] = [
+        ("a", 0, 10),
+        ("a", 1, 5),
+        ("f", 0, 0),
+        ("a", 2, 12),
+        ("r", 2, 3),
+        ("f", 2, 0),
+        ("a", 3, 4),
+    ]
     r = replay(events, "first-fit", capacity=16)
     assert r.model == "fixed"
     assert r.failures == 1  # a2 found no hole; its resize and free are skipped
@@ -194,11 +201,7 @@ def _live_ids(events: list[Event]) -> set[int]:
 
 
 def _sizes(events: list[Event]) -> dict[int, int]:
-    sizes: dict[int, int] = {}
-    for op, ident, size in events:
-        if op in "ar":
-            sizes[ident] = size
-    return sizes
+    return {ident: size for op, ident, size in events if op in "ar"}
 
 
 @settings(max_examples=40, deadline=None)

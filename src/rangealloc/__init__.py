@@ -21,6 +21,7 @@ from .buddy import Buddy
 from .first_fit import FirstFit
 from .next_fit import NextFit
 from .tlsf import TLSF
+from .trace import Event, Recorder, Trace, read_trace, write_trace
 
 __version__ = "0.1.0"
 
@@ -34,19 +35,24 @@ __all__ = [
     "Buddy",
     "Comparison",
     "CorruptState",
+    "Event",
     "FirstFit",
     "InvalidBlock",
     "NextFit",
     "OutOfSpace",
     "Recommendation",
+    "Recorder",
     "ReplayResult",
     "Snapshot",
     "Stats",
+    "Trace",
     "TraceError",
     "bundled_traces",
     "compare",
     "create",
+    "read_trace",
     "recommend",
     "replay",
     "replay_until",
+    "write_trace",
 ]

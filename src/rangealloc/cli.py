@@ -35,16 +35,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from ._compare import HEADROOM, Comparison, bundled_traces, compare, default_policies, recommend
 from ._errors import TraceError
 from ._registry import POLICIES
 from ._workloads import NAIVE, Timing, Workload, implementations, run_side_by_side, seed_scenario
-from ._compare import HEADROOM, Comparison, bundled_traces, compare, default_policies, recommend
 from .trace import Trace, read_trace, write_trace
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["main"]
+
+#: The TRACE argument of ``compare`` that names the seed scenario instead of a file.
+SEED = "seed"
 
 #: What the command prints (to stderr) when ``rich`` is not installed.
 RICH_MISSING = (
@@ -147,7 +150,8 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         "traces",
         nargs="*",
         metavar="TRACE",
-        help="trace files (canonical or mtrace, plain or gzip); default: the bundled traces and the seed scenario",
+        help=f"trace files (canonical or mtrace, plain or gzip), or '{SEED}' for the seed scenario; "
+        "default: the bundled traces and the seed scenario",
     )
     _trace_arguments(
         parser, policy_help=f"a policy to run (repeatable; default: all of {', '.join(POLICIES)})"
@@ -254,13 +258,16 @@ def _progress() -> Any:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    files = [name for name in args.traces if name != SEED]
+    seed = not args.traces or SEED in args.traces
+    if not args.traces:
+        files = [str(path) for path in bundled_traces()]
     try:
-        traces = _open_traces(args.traces or [str(path) for path in bundled_traces()])
+        traces = _open_traces(files)
         rows, skipped = _replay_all(args, traces)
     except (TraceError, OSError) as error:
         return _fail(str(error))
-    seed = not args.traces
-    if args.plot:
+    if args.plot and rows:
         try:
             _plot(args.plot, rows)
         except (ImportError, ValueError) as error:
@@ -273,6 +280,7 @@ def _compare(args: argparse.Namespace) -> int:
             "quantum": args.quantum,
             "traces": [row.as_dict() for row in rows],
             "skipped": skipped,
+            "seed_scenario": None,
         }
         if seed:
             policies = list(dict.fromkeys(args.policy or POLICIES))
@@ -287,7 +295,8 @@ def _compare(args: argparse.Namespace) -> int:
     from rich.console import Console  # noqa: PLC0415  # optional dependency, checked by main
 
     out = Console()
-    _traces_table(out, args, rows, skipped)
+    if traces:
+        _traces_table(out, args, rows, skipped)
     if seed:
         _seed(out, args)
     return 0
@@ -461,15 +470,18 @@ def _map_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _map(args: argparse.Namespace) -> int:
-    from .pictures import AddressMap, render_terminal, save_map  # noqa: PLC0415
     from ._replay import replay_until  # noqa: PLC0415
+    from .pictures import AddressMap, render_terminal, save_map  # noqa: PLC0415
 
     try:
         trace = read_trace(args.trace)
         moment = replay_until(trace, args.policy, args.at, quantum=args.quantum)
     except (TraceError, OSError) as error:
         return _fail(str(error))
-    when = {"peak": "at peak live", "end": "at the end"}.get(str(args.at), f"after {args.at:,} events")
+    if isinstance(args.at, int):
+        when = f"after {args.at:,} events"
+    else:
+        when = "at peak live" if args.at == "peak" else "at the end"
     label = f"{trace.name}, {args.policy}, {when} (event {moment.event:,})"
     amap = AddressMap.of(
         moment.allocator, born=moment.born, event=moment.event, label=label, extent=moment.extent
@@ -501,6 +513,11 @@ def _convert(args: argparse.Namespace) -> int:
         events = list(trace)
         meta = dict(trace.meta)
         meta.setdefault("converted_from", f"{Path(args.source).name} ({trace.format})")
+        if trace.format == "mtrace":
+            meta["dropped_unknown_frees"] = str(trace.dropped_frees)
+            meta["realloc_of_unknown_as_alloc"] = str(trace.realloc_of_unknown_as_alloc)
+            meta["implicit_frees"] = str(trace.implicit_frees)
+            meta["zero_size_requests_as_1"] = str(trace.zero_size_as_1)
         count = write_trace(events, args.target, meta=meta, aligns=trace.aligns)
     except (TraceError, OSError) as error:
         return _fail(str(error))
@@ -518,13 +535,13 @@ def _record_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cc", metavar="CC", help="the C compiler that builds the shim (default: $CC, cc, gcc, clang)"
     )
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the program to run")
+    parser.add_argument("program", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the program to run")
 
 
 def _record(args: argparse.Namespace) -> int:
     from .record import RecordError, record  # noqa: PLC0415
 
-    command = list(args.command)
+    command = list(args.program)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
@@ -534,9 +551,8 @@ def _record(args: argparse.Namespace) -> int:
         result = record(command, output, cc=args.cc)
     except (RecordError, TraceError, OSError) as error:
         return _fail(str(error))
-    print(
-        f"{output}: {result.events:,} events recorded from {' '.join(command)} (exit status {result.returncode})"
-    )
+    shown = " ".join(command)
+    print(f"{output}: {result.events:,} events recorded from {shown} (exit status {result.returncode})")
     return 0
 
 
