@@ -142,11 +142,23 @@ def test_unknown_policy_is_named() -> None:
         replay(SMALL, 3)  # type: ignore[arg-type]
 
 
-def test_events_out_of_sequence_raise_trace_error() -> None:
-    with pytest.raises(TraceError, match="event 1: block id 5 is not the next id 1"):
-        replay([("a", 0, 1), ("a", 5, 1)], "first-fit")
-    with pytest.raises(TraceError, match="event 1: unknown operation 'x'"):
-        replay([("a", 0, 1), ("x", 0, 1)], "first-fit")
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ([("a", 0, 1), ("a", 5, 1)], "event 1: block id 5 is not the next id 1"),
+        ([("a", 0, 1), ("x", 0, 1)], "event 1: unknown operation 'x'"),
+        ([("a", 0, 1), ("f", 0, 0), ("f", 0, 0)], "event 2: block id 0 is not live"),
+        ([("f", 3, 0)], "event 0: block id 3 is not live"),
+        ([("a", 0, 1), ("r", -1, 4)], "event 1: block id -1 is not live"),
+        ([("a", 0, 0)], "event 0: size must be a positive int, got 0"),
+        ([("a", 0, 1), ("r", 0, 2.5)], "event 1: size must be a positive int, got 2.5"),
+    ],
+)
+def test_bad_events_raise_trace_error(events: list[Event], message: str) -> None:
+    with pytest.raises(TraceError, match=message):
+        replay(events, "first-fit")
+    with pytest.raises(TraceError, match=message):
+        replay(events, "tlsf", headroom=2.0)
 
 
 def test_series_samples_the_whole_replay() -> None:

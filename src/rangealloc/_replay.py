@@ -42,6 +42,7 @@ import gc
 import os
 import time
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -126,6 +127,35 @@ def _open(source: Source) -> tuple[str, Iterable[Event], dict[int, int], Trace |
     return "events", source, {}, None
 
 
+def _checked(events: Iterable[Event]) -> Iterator[Event]:
+    """``events`` from a plain iterable, checked as a trace file's are; raises ``TraceError``.
+
+    Ids in sequence from 0, frees and resizes of live ids only, positive
+    sizes, known operations.  Time: O(1) per event.
+    """
+    live: set[int] = set()
+    next_id = 0
+    for index, event in enumerate(events):
+        op, ident, size = event
+        if op == "a":
+            if ident != next_id:
+                raise TraceError(f"event {index}: block id {ident} is not the next id {next_id}")
+            next_id += 1
+            live.add(ident)
+        elif op in ("f", "r"):
+            if ident not in live:
+                raise TraceError(
+                    f"event {index}: block id {ident} is not live ({op!r} of a free or unknown id)"
+                )
+            if op == "f":
+                live.discard(ident)
+        else:
+            raise TraceError(f"event {index}: unknown operation {op!r}")
+        if op != "f" and (type(size) is not int or size <= 0):
+            raise TraceError(f"event {index}: size must be a positive int, got {size!r}")
+        yield event
+
+
 def _peak_live(events: Iterable[Event]) -> int:
     """Largest sum of live sizes over ``events``.  Time: O(events)."""
     sizes: dict[int, int] = {}
@@ -184,8 +214,8 @@ class _Run:
         self.series: list[tuple[int, int, int]] = []
         self.step = 1
 
-    def run(self, events: Iterator[Event], aligns: dict[int, int], stop: int) -> None:
-        """Replay events until ``stop`` of them have run (or the trace ends)."""
+    def run(self, events: Iterator[Event], aligns: dict[int, int]) -> None:
+        """Replay ``events`` (cut them with ``itertools.islice`` to stop early)."""
         offsets = self.offsets
         sizes = self.sizes
         quantum = self.quantum
@@ -213,8 +243,6 @@ class _Run:
             else:
                 rounded = size
             if op == "a":
-                if ident != len(offsets):
-                    raise TraceError(f"event {index}: block id {ident} is not the next id {len(offsets)}")
                 align = aligns.get(ident, 1) if aligns else 1
                 if a is None:
                     a = self.allocator = self._first(rounded, align)
@@ -226,6 +254,9 @@ class _Run:
                 sizes.append(size)
                 if offset >= 0:
                     live += size
+                    if live > peak_live:
+                        peak_live = live
+                        peak_event = index + 1
                     end = offset + (a.size_of(offset) if rounds else rounded)
                     if end > extent:
                         extent = end
@@ -239,7 +270,7 @@ class _Run:
                     live -= sizes[ident]
                     if track_born:
                         del born[offset]
-            elif op == "r":
+            else:  # "r": the reader checked the operations
                 offset = offsets[ident]
                 if offset >= 0 and a is not None:
                     try:
@@ -250,20 +281,16 @@ class _Run:
                         offsets[ident] = new
                         live += size - sizes[ident]
                         sizes[ident] = size
+                        if live > peak_live:
+                            peak_live = live
+                            peak_event = index + 1
                         end = new + (a.size_of(new) if rounds else rounded)
                         if end > extent:
                             extent = end
                         if track_born and new != offset:
                             del born[offset]
                             born[new] = index
-            else:
-                raise TraceError(f"event {index}: unknown operation {op!r}")
             index += 1
-            if live > peak_live:
-                peak_live = live
-                peak_event = index
-            if index >= stop:
-                break
         self.event = index
         self.live = live
         self.peak_live = peak_live
@@ -336,8 +363,10 @@ def _run(
         else:
             peak = trace.peak_live()
         capacity = max(1, int(peak * headroom))
+    if trace is None:
+        events = _checked(events)
     run = _Run(cls, capacity, quantum, track_born)
-    run.run(iter(events), aligns, stop if stop is not None else 1 << 62)
+    run.run(iter(events) if stop is None else islice(events, stop), aligns)
     return name, run
 
 
