@@ -42,8 +42,8 @@ import gc
 import os
 import time
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from dataclasses import asdict, dataclass
+from itertools import islice
 from typing import Any
 
 from ._base import Allocator
