@@ -75,7 +75,7 @@ import zlib
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO, Final, TypeAlias
+from typing import Any, BinaryIO, Final, TypeAlias
 
 from ._base import Allocator, Stats
 from ._errors import TraceError
@@ -99,7 +99,7 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 _MTRACE_OPS: Final = b"=@+-<>!"  # first byte of an mtrace line
 _SIZE_CACHE_MAX: Final = 1 << 16  # distinct size tokens remembered by the fast path
 _FAST_TOKEN_MAX: Final = 24  # longer size tokens go to the slow path (keeps the line cap exact)
-_DIGITS_MAX: Final = 40  # longest number accepted (int() of a longer one is pointless, and slow)
+_DIGITS_MAX: Final = 40  # most significant digits in a number (leading zeros aside)
 _META_KEY: Final = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _FORMAT_PREFIX: Final = "# canonical allocation trace"
 _ADDRESS: Final = re.compile(rb"0[xX][0-9a-fA-F]+\Z")
@@ -304,11 +304,13 @@ class _Canonical:
         return TraceError(f"{self.display}:{lineno}: {what}")
 
     def number(self, token: bytes, lineno: int, what: str) -> int:
+        """A decimal integer: ASCII digits (leading zeros allowed), at most 40 significant ones."""
         if not token.isdigit():
             raise self.error(lineno, f"bad {what} {_show(token)}: not a decimal integer")
-        if len(token) > _DIGITS_MAX:
+        digits = token.lstrip(b"0")
+        if len(digits) > _DIGITS_MAX:
             raise self.error(lineno, f"bad {what} {_show(token)}: more than {_DIGITS_MAX} digits")
-        return int(token)
+        return int(digits) if digits else 0
 
     def chunk(self, lines: list[bytes], first: int, data: bytes, events: list[Event]) -> None:
         """Parse the lines of a chunk (``data``, its text; ``first``, the number of ``lines[0]``)."""
@@ -354,6 +356,8 @@ class _Canonical:
             if parts[0] != b"#" or len(parts) < 2 or parts[1] != b"align":
                 continue
             if len(parts) != 4 or not parts[2].isdigit() or not parts[3].isdigit():
+                raise _Reject
+            if len(parts[2]) > _DIGITS_MAX or len(parts[3]) > _DIGITS_MAX:
                 raise _Reject
             ident, alignment = int(parts[2]), int(parts[3])
             if ident >= allocated or not _is_power_of_two(alignment):
@@ -795,8 +799,9 @@ class Trace:
                 raise TraceError(
                     f"{self._display}:{where}: byte {chunk[exc.start]:#04x} is not UTF-8 text (binary data?)"
                 ) from None
-        # A line the fast path accepts is short unless it holds a comment or a run of
-        # whitespace, so the exact (slower) length check runs only on such chunks.
+        # A line the fast path accepts is short unless it holds a comment, a run of
+        # whitespace or a number with leading zeros (" 0" then not a separator), so the
+        # exact (slower) length check runs only on chunks with one of those.
         if (
             b"#" in chunk
             or b"  " in chunk
@@ -805,6 +810,7 @@ class Trace:
             or b"\x0b" in chunk
             or b"\x0c" in chunk
             or len(lines) == 1
+            or chunk.count(b" 0") > chunk.count(b" 0 ") + chunk.count(b" 0\n") + chunk.endswith(b" 0")
         ) and max(map(len, lines)) > MAX_LINE:
             index = next(k for k, line in enumerate(lines) if len(line) > MAX_LINE)
             raise self._too_long(first + index)
@@ -933,7 +939,10 @@ def _event_int(value: object, index: int, what: str) -> int:
 def _check_meta(meta: Mapping[str, str] | None) -> list[tuple[str, str]]:
     """The header lines ``write_trace`` copies from ``meta`` (computed keys left out)."""
     lines: list[tuple[str, str]] = []
-    for key, value in (meta or {}).items():
+    # Any: the caller's values are checked here, not trusted to match the annotations
+    # (a mypyc build would otherwise raise its own TypeError first).
+    items: Any = (meta or {}).items()
+    for key, value in items:
         if not isinstance(key, str) or not _META_KEY.match(key):
             raise ValueError(f"meta key {key!r}: use letters, digits and '_.-' only")
         if not isinstance(value, str):
@@ -964,10 +973,13 @@ class _Body:
     def write(self, events: Iterable[Event]) -> None:
         """Validate and write every event.  Raises ``ValueError`` naming the event's index."""
         sizes = self.sizes
-        aligns = self.aligns
+        # Any: the events and aligns are validated here, not trusted to match their
+        # annotations (a mypyc build would otherwise raise its own TypeError, or read True as 1).
+        aligns: Any = self.aligns
+        given: Iterable[Any] = events
         lines: list[str] = []
         index = -1
-        for index, event in enumerate(events):
+        for index, event in enumerate(given):
             try:
                 op, ident, size = event
             except (TypeError, ValueError):
