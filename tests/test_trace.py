@@ -670,6 +670,7 @@ def test_mtrace_align_request_notes_fill_aligns(tmp_path: Path) -> None:
 
 def test_mtrace_leading_comments_are_its_meta(tmp_path: Path) -> None:
     trace = read_trace(put(tmp_path, "# recorder: shim\n# events: not checked here\n= Start\n", "m.log"))
+    assert trace.header() == {"recorder": "shim", "events": "not checked here"}
     assert list(trace) == []
     assert trace.meta == {"recorder": "shim", "events": "not checked here"}
 

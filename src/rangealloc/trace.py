@@ -666,8 +666,10 @@ class Trace:
     def __iter__(self) -> Iterator[Event]:
         """Stream the events, reading the file again from the start.
 
-        Time: O(events).  Raises ``TraceError`` at the first problem (after
-        yielding the events before it), ``OSError`` if the file cannot be read.
+        Time: O(events).  Raises ``TraceError`` at the first problem (the
+        events of the chunks before it have been yielded: a replay that must
+        not act on a bad trace reads it once first), ``OSError`` if the file
+        cannot be read.
         """
         if self.format == "mtrace":
             return chain.from_iterable(self._mtrace_chunks())
@@ -676,7 +678,8 @@ class Trace:
     def header(self) -> dict[str, str]:
         """Read only the leading comment lines; return ``meta`` (filled from them).
 
-        Time: O(header).  Raises ``TraceError`` for a bad header line.
+        Time: O(header).  Raises ``TraceError`` for a bad header line, ``OSError``
+        if the file cannot be read.
 
         >>> from importlib.resources import files
         >>> trace = read_trace(files("rangealloc") / "data" / "jq-transform.trace.gz")
@@ -684,7 +687,7 @@ class Trace:
         ('jq-transform', 'canonical', '82669 (allocs 41334, frees 41334, reallocs 1)')
         """
         self.meta.clear()
-        header = _Header(self._display, self.meta)
+        header = _Header(self._display, self.meta, events=self.format == "canonical")
         chunks = self._chunks(_HEAD_BLOCK)
         try:
             for lines, first, _ in chunks:
