@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ __all__ = [
     "STRESS_SEED",
     "IntLike",
     "Snapshot",
+    "apply_moves",
     "apply_ops",
     "assert_names",
     "assert_tiles",
@@ -56,6 +57,7 @@ class Snapshot:
     count: int
     capacity: int
     pointer: int | None  # next fit's roving pointer; None for policies without one
+    aligns: list[list[int]]  # the recorded aligns (what compact keeps), as in Allocator.snapshot()
 
 
 def snapshot(a: Allocator) -> Snapshot:
@@ -69,6 +71,7 @@ def snapshot(a: Allocator) -> Snapshot:
         count=len(a),
         capacity=a.capacity,
         pointer=pointer,
+        aligns=a.snapshot()["aligns"],
     )
 
 
@@ -125,6 +128,29 @@ def outcome(call: Callable[[], Any]) -> tuple[str, object]:
         return ("returned", call())
     except (AllocError, ValueError) as error:
         return ("raised", type(error))
+
+
+def apply_moves(
+    blocks: dict[int, int], moves: Sequence[tuple[int, int, int]], capacity: int
+) -> dict[int, int]:
+    """Apply ``compact``'s moves one by one to a copy of ``blocks``, checking each is safe; return the result.
+
+    Safe: the block exists with that size, moves down, stays in the space, and
+    its destination overlaps no other live block at that moment (only, maybe,
+    its own source), so moving the data in this order with memmove loses nothing.
+    """
+    live = dict(blocks)
+    for offset, new, size in moves:
+        assert live.get(offset) == size, f"move {offset} -> {new}: no block of size {size} at {offset}"
+        assert 0 <= new < offset, f"move {offset} -> {new}: not down"
+        del live[offset]
+        for other, other_size in live.items():
+            assert new + size <= other or other + other_size <= new, (
+                f"move {offset} -> {new} of {size} slots lands on block [{other}, {other + other_size})"
+            )
+        live[new] = size
+    assert all(o + s <= capacity for o, s in live.items())
+    return live
 
 
 def apply_ops(a: Allocator, ops: list[tuple[str, int, int, int]]) -> None:

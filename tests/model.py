@@ -21,6 +21,14 @@ each placement rule below is a few lines that read like the spec (issue 2,
   and if that fails put it back and raise ``OutOfSpace``.
 * ``reserve(offset, size)``: claims exactly ``[offset, offset + size)`` if one
   hole contains all of it, else ``OutOfSpace``.
+* recorded aligns: ``alloc`` with ``align > 1`` records it for the block;
+  ``realloc`` replaces it by its own (1: none), ``free`` and ``clear`` drop it.
+* ``compact(limit)`` (``slide``): in address order, each block goes to the
+  lowest multiple of its recorded align at or above the end of the block
+  placed before it; next fit's pointer goes to the end of the highest block
+  if anything moved.  Buddy's rule (``lowest_free``) is here too, for the
+  shadow: in address order, each block goes to the lowest free multiple of
+  ``max(size, align)`` that holds it, once its own slots count as free.
 
 The policies it knows are ``traits.MODELLED``; the others (TLSF, buddy) are
 checked against a shadow of their blocks instead (``tests/shadow.py``).
@@ -35,11 +43,11 @@ Every operation is O(blocks log blocks): fine for the small spaces the tests use
 
 from __future__ import annotations
 
-from traits import MODELLED
+from traits import MODELLED, traits_of
 
 from rangealloc import InvalidBlock, OutOfSpace
 
-__all__ = ["MODELLED", "Model", "align_up", "aligned_fit", "gaps"]
+__all__ = ["MODELLED", "Model", "align_up", "aligned_fit", "compact_moves", "gaps", "lowest_free", "slide"]
 
 
 def align_up(offset: int, align: int) -> int:
@@ -66,6 +74,57 @@ def gaps(blocks: dict[int, int], capacity: int) -> list[tuple[int, int]]:
     return holes
 
 
+def slide(blocks: dict[int, int], aligns: dict[int, int], limit: int = -1) -> list[tuple[int, int, int]]:
+    """``compact``'s moves ``(offset, new_offset, size)``: blocks slid down in address order, aligned.
+
+    At most ``limit`` moves (all if negative).
+    """
+    moves: list[tuple[int, int, int]] = []
+    end = 0
+    for offset, size in sorted(blocks.items()):
+        if len(moves) == limit:
+            break
+        new = align_up(end, aligns.get(offset, 1))
+        if new < offset:
+            moves.append((offset, new, size))
+            end = new + size
+        else:
+            end = offset + size
+    return moves
+
+
+def lowest_free(
+    blocks: dict[int, int], aligns: dict[int, int], capacity: int, limit: int = -1
+) -> list[tuple[int, int, int]]:
+    """Buddy's ``compact`` moves (at most ``limit``).
+
+    In address order, each block goes to the lowest free multiple of its size
+    and align where it fits, once its own slots count as free.
+    """
+    moves: list[tuple[int, int, int]] = []
+    placed = dict(blocks)
+    for offset, size in sorted(blocks.items()):
+        if len(moves) == limit:
+            break
+        del placed[offset]
+        step = max(size, aligns.get(offset, 1))
+        new = first_fit(gaps(placed, capacity), size, step)
+        assert new is not None and new <= offset
+        placed[new] = size
+        if new < offset:
+            moves.append((offset, new, size))
+    return moves
+
+
+def compact_moves(
+    policy: str, blocks: dict[int, int], aligns: dict[int, int], capacity: int, limit: int = -1
+) -> list[tuple[int, int, int]]:
+    """The moves ``compact`` makes under ``policy``: ``lowest_free`` for buddy blocks, else ``slide``."""
+    if traits_of(policy).exact_size:
+        return slide(blocks, aligns, limit)
+    return lowest_free(blocks, aligns, capacity, limit)
+
+
 def first_fit(holes: list[tuple[int, int]], size: int, align: int) -> int | None:
     """The lowest aligned offset, over ``holes`` in the order given, where ``size`` slots fit."""
     for start, length in holes:
@@ -84,6 +143,7 @@ class Model:
         self.policy = policy
         self.capacity = capacity
         self.blocks: dict[int, int] = {}
+        self.aligns: dict[int, int] = {}  # the recorded align of blocks asked with align > 1
         self.pointer = 0
 
     # ---------------------------------------------------------------- queries
@@ -134,6 +194,8 @@ class Model:
         if offset is None:
             raise OutOfSpace(f"model: no hole fits size {size} align {align}")
         self.blocks[offset] = size
+        if align > 1:
+            self.aligns[offset] = align
         if self.policy == "next-fit":
             self.pointer = offset + size
         return offset
@@ -142,27 +204,29 @@ class Model:
         if offset not in self.blocks:
             raise InvalidBlock(f"model: no block at {offset}")
         del self.blocks[offset]
+        self.aligns.pop(offset, None)
 
     def realloc(self, offset: int, size: int, align: int = 1) -> int:
         if offset not in self.blocks:
             raise InvalidBlock(f"model: no block at {offset}")
         old = self.blocks[offset]
+        new: int | None = None
         if offset % align == 0:
-            if size <= old:
-                self.blocks[offset] = size
-                return offset
             room_after = dict(self.holes()).get(offset + old, 0)
-            if size - old <= room_after:
-                self.blocks[offset] = size
-                return offset
-        del self.blocks[offset]
-        new = self.place(size, align)
+            if size <= old or size - old <= room_after:
+                new = offset
         if new is None:
-            self.blocks[offset] = old
-            raise OutOfSpace(f"model: no hole fits size {size} align {align} (moving block {offset})")
+            del self.blocks[offset]
+            new = self.place(size, align)
+            if new is None:
+                self.blocks[offset] = old
+                raise OutOfSpace(f"model: no hole fits size {size} align {align} (moving block {offset})")
+            if self.policy == "next-fit":
+                self.pointer = new + size
         self.blocks[new] = size
-        if self.policy == "next-fit":
-            self.pointer = new + size
+        self.aligns.pop(offset, None)
+        if align > 1:
+            self.aligns[new] = align
         return new
 
     def reserve(self, offset: int, size: int) -> int:
@@ -181,4 +245,16 @@ class Model:
 
     def clear(self) -> None:
         self.blocks = {}
+        self.aligns = {}
         self.pointer = 0
+
+    def compact(self, max_moves: int | None = None) -> list[tuple[int, int, int]]:
+        moves = slide(self.blocks, self.aligns, -1 if max_moves is None else max_moves)
+        for offset, new, size in moves:
+            del self.blocks[offset]
+            self.blocks[new] = size
+            if offset in self.aligns:
+                self.aligns[new] = self.aligns.pop(offset)
+        if moves and self.policy == "next-fit":
+            self.pointer = max(offset + size for offset, size in self.blocks.items())
+        return moves

@@ -19,6 +19,11 @@ from it, and so does everything the contract says whatever the placement:
   range must start at a multiple of ``max(rounded size, align)``.  Buddy
   merges eagerly, so such a free range is a free block, or lies inside one
   that can be split: buddy must serve it.
+* ``compact`` makes exactly the moves ``model.compact_moves`` predicts (buddy:
+  each block to the lowest free multiple of its size and align; the others:
+  slid down in address order), each safe to apply in order
+  (``helpers.apply_moves``); the recorded aligns (``snapshot()["aligns"]``)
+  are those of the shadow, which follows alloc, realloc, free and moves;
 * ``reserve`` claims exactly the (occupied) range when it is free, raises
   ``OutOfSpace`` when part of it is in use, and ``ValueError`` naming the
   offset when the policy may not claim that range (outside the space, or for
@@ -32,8 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from helpers import assert_names, raises_unchanged
-from model import aligned_fit, gaps
+from helpers import apply_moves, assert_names, raises_unchanged
+from model import aligned_fit, compact_moves, gaps
 from traits import block_align, occupied, reservable
 
 import rangealloc
@@ -54,6 +59,7 @@ class Shadowed:
         self.a = make(capacity) if make is not None else rangealloc.create(policy, capacity)
         assert self.a.name == policy
         self.blocks: dict[int, int] = {}
+        self.aligns: dict[int, int] = {}  # the align of each block asked with align > 1
         self.capacity = capacity
 
     # ---------------------------------------------------------------- queries
@@ -98,6 +104,8 @@ class Shadowed:
         assert offset % step == 0, f"alloc({size}, align={align}) returned {offset}, not a multiple of {step}"
         assert self.is_free(offset, need), f"alloc gave [{offset}, {offset + need}), not free: {self.holes()}"
         self.blocks[offset] = need
+        if align > 1:
+            self.aligns[offset] = align
         assert a.size_of(offset) == need
         return offset
 
@@ -110,6 +118,7 @@ class Shadowed:
             return
         a.free(offset)
         del self.blocks[offset]
+        self.aligns.pop(offset, None)
         assert offset not in a
 
     def size_of(self, offset: int) -> None:
@@ -153,6 +162,9 @@ class Shadowed:
             assert offset not in a
         del self.blocks[offset]
         self.blocks[new] = need
+        self.aligns.pop(offset, None)
+        if align > 1:
+            self.aligns[new] = align
         assert a.size_of(new) == need
         return new
 
@@ -184,6 +196,18 @@ class Shadowed:
     def clear(self) -> None:
         self.a.clear()
         self.blocks.clear()
+        self.aligns.clear()
+
+    def compact(self, max_moves: int | None) -> None:
+        """``compact``, checked: the predicted moves, each safe in order; the shadow follows them."""
+        limit = -1 if max_moves is None else max_moves
+        expected = compact_moves(self.policy, self.blocks, self.aligns, self.capacity, limit)
+        moves = self.a.compact(max_moves)
+        assert moves == expected, f"compact({max_moves}) moved {moves}, expected {expected}"
+        self.blocks = apply_moves(self.blocks, moves, self.capacity)
+        for offset, new, _ in moves:
+            if offset in self.aligns:
+                self.aligns[new] = self.aligns.pop(offset)
 
     # ------------------------------------------------------------------ state
 
@@ -201,3 +225,4 @@ class Shadowed:
         stats = a.stats()
         assert stats.largest_hole == max((n for _, n in holes), default=0), where
         assert stats.holes == len(holes), where
+        assert a.snapshot()["aligns"] == [[o, n] for o, n in sorted(self.aligns.items())], where

@@ -2,7 +2,7 @@
 
 Hand out ranges of an address space ``[0, capacity)``: ``alloc(size) ->
 offset``, ``free(offset)``, ``realloc``, ``reserve``, ``grow``, ``stats`` and
-``check``, the same for every policy::
+``check``, ``compact``, ``snapshot`` (and ``restore``), the same for every policy::
 
     >>> import rangealloc
     >>> a = rangealloc.create("first-fit", 256)
@@ -10,11 +10,12 @@ offset``, ``free(offset)``, ``realloc``, ``reserve``, ``grow``, ``stats`` and
     (0, 16)
 """
 
-from ._base import Allocator, Stats
+from ._base import Allocator, Move, Stats
 from ._compare import Comparison, Recommendation, bundled_traces, compare, recommend
 from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace, TraceError
 from ._registry import POLICIES, create
 from ._replay import ReplayResult, Snapshot, replay, replay_until
+from ._snapshot import restore
 from .best_fit import BestFit
 from .bitmap import Bitmap
 from .buddy import Buddy
@@ -38,6 +39,7 @@ __all__ = [
     "Event",
     "FirstFit",
     "InvalidBlock",
+    "Move",
     "NextFit",
     "OutOfSpace",
     "Recommendation",
@@ -54,5 +56,6 @@ __all__ = [
     "recommend",
     "replay",
     "replay_until",
+    "restore",
     "write_trace",
 ]

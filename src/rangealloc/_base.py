@@ -21,19 +21,39 @@ six hooks (all called with arguments already validated)::
 plus ``_hole_count``, ``_largest_hole`` (for ``stats``) and ``_check_policy``
 (which recomputes the policy's own structures from scratch).
 
+Snapshots, ``restore`` and pickling go through three more, with defaults that
+fit a policy that has no state of its own beyond its free space:
+
+    _snapshot_state() -> dict          the policy's options and state, as ints by name
+    _from_state(capacity, state)       (classmethod) an empty allocator with that state
+    _restored_block_error(offset, size) -> str   (classmethod) why a block cannot be one of
+                                       this policy's blocks ("" if it can)
+
+and ``compact`` through ``_compact_plan(limit)``, whose default slides blocks
+down in address order (buddy plans its own: its blocks must stay buddy blocks),
+and ``_compacted()``, called after a compaction that moved anything (next fit
+moves its pointer).  The moves themselves go through ``_free`` and ``_take``.
+
+Alignment memory: ``_aligns`` maps the offset of every block allocated (or
+last moved or resized by ``realloc``) with ``align > 1`` to that align, so that
+``compact``, which moves blocks, keeps them aligned; blocks with align 1 have no
+entry, so the common case pays one int test in ``alloc`` and one empty-dict
+test in ``free``.
+
 Invariants every policy keeps (``check()`` verifies them all):
 
 1. blocks and holes tile ``[0, capacity)``: no overlap, no gap;
 2. holes are maximal: no two holes touch;
 3. ``used`` is the sum of block sizes, and ``used + available == capacity``;
-4. the policy's own structures agree with the holes (``_check_policy``).
+4. every recorded align belongs to a live block, which starts at a multiple of it;
+5. the policy's own structures agree with the holes (``_check_policy``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ._errors import (
     CorruptState,
@@ -43,9 +63,15 @@ from ._errors import (
     check_align,
     check_offset,
     check_size,
+    check_state_keys,
 )
 
-__all__ = ["Allocator", "Stats"]
+__all__ = ["SNAPSHOT_FORMAT", "SNAPSHOT_VERSION", "Allocator", "Move", "Stats"]
+
+#: The ``"format"`` tag of every snapshot (``Allocator.snapshot``).
+SNAPSHOT_FORMAT = "rangealloc-snapshot"
+#: The snapshot format version this library writes and reads.
+SNAPSHOT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +92,19 @@ class Stats:
     fragmentation: float
 
 
+class Move(NamedTuple):
+    """One block moved by ``Allocator.compact``: ``size`` slots from ``offset`` to ``new_offset``.
+
+    A tuple, so a caller that keeps the data moves it with
+    ``buf[new:new + size] = buf[old:old + size]`` (memmove semantics) for
+    ``old, new, size`` in the list ``compact`` returned, in that order.
+    """
+
+    offset: int
+    new_offset: int
+    size: int
+
+
 class Allocator:
     """Base of every policy: hands out ranges of ``[0, capacity)``.
 
@@ -73,7 +112,7 @@ class Allocator:
     implement the hooks listed in this module's docstring.
     """
 
-    __slots__ = ("_blocks", "_capacity", "_used")
+    __slots__ = ("_aligns", "_blocks", "_capacity", "_used")
 
     name: ClassVar[str] = ""
     #: Largest capacity the policy accepts (``grow`` included).
@@ -91,6 +130,7 @@ class Allocator:
         self._check_capacity(capacity)
         self._capacity = capacity
         self._blocks: dict[int, int] = {}
+        self._aligns: dict[int, int] = {}  # offset -> align, for the blocks asked with align > 1
         self._used = 0
         self._reset(capacity)
 
@@ -126,6 +166,61 @@ class Allocator:
     def _check_policy(self) -> None:
         raise NotImplementedError
 
+    def _snapshot_state(self) -> dict[str, int]:
+        """The policy's constructor options and state, as ints by name (``snapshot()["state"]``)."""
+        return {}
+
+    @classmethod
+    def _from_state(cls, capacity: int, state: dict[str, int]) -> Allocator:
+        """An empty allocator of this policy over ``[0, capacity)``, in ``state``.
+
+        ``state`` is what ``_snapshot_state`` returned, already checked to be
+        str -> int; the policy checks the rest *before* it builds anything
+        (``ValueError`` naming the key), then sets any state that ``_take``
+        leaves alone (``restore`` places the blocks afterwards with ``_take``).
+        ``{}`` means the default state: what restoring under another policy gets.
+        """
+        check_state_keys(cls.name, state, ())
+        return cls(capacity)
+
+    @classmethod
+    def _restored_block_error(cls, offset: int, size: int) -> str:
+        """Why the range ``[offset, offset + size)`` cannot be a block of this policy ("" if it can).
+
+        Only its shape: ``restore`` has checked it is inside the space and overlaps nothing.
+        """
+        return ""
+
+    def _compact_plan(self, limit: int) -> list[Move]:
+        """The moves of ``compact`` (at most ``limit`` if >= 0), each safe once the previous ones are done.
+
+        Slides the blocks down in address order: each to the lowest multiple of
+        its align at or above the end of the block placed before it.  That
+        range lies in ``[end of the previous block, end of this block)``, which
+        is free but for the block itself: safe.  Time: O(n log n).
+        """
+        moves: list[Move] = []
+        if not limit:
+            return moves
+        aligns = self._aligns
+        end = 0
+        for offset, size in sorted(self._blocks.items()):
+            new = end
+            if aligns:
+                align = aligns.get(offset, 1)
+                new += -end & (align - 1)
+            if new < offset:
+                moves.append(Move(offset, new, size))
+                if len(moves) == limit:
+                    break
+                end = new + size
+            else:
+                end = offset + size
+        return moves
+
+    def _compacted(self) -> None:
+        """Called once ``compact`` has moved at least one block (next fit moves its pointer)."""
+
     # ------------------------------------------------------------ allocation
 
     def alloc(self, size: int, align: int = 1) -> int:
@@ -152,6 +247,8 @@ class Allocator:
         if offset < 0:
             raise OutOfSpace(self._no_fit(size, align))
         self._blocks[offset] = size
+        if align > 1:
+            self._aligns[offset] = align  # compact keeps the block aligned
         self._used += size
         return offset
 
@@ -175,6 +272,8 @@ class Allocator:
             raise InvalidBlock(self._not_a_block("free", offset))
         self._free(offset, size)
         self._used -= size
+        if self._aligns:
+            self._aligns.pop(offset, None)
 
     def realloc(self, offset: int, size: int, align: int = 1) -> int:
         """Resize the block at ``offset`` to ``size`` slots; return its (new) offset.
@@ -184,6 +283,8 @@ class Allocator:
         were freed and then allocated, so it may slide into a place that
         overlaps its old one.  An ``align`` the offset does not satisfy forces
         a move.  Contents are not the allocator's business (see ``Heap``).
+        ``align`` becomes the block's recorded alignment, the one ``compact``
+        keeps (as ``alloc``'s does; 1: none), whether the block moves or not.
 
         Time: the policy's alloc plus free.
 
@@ -212,10 +313,12 @@ class Allocator:
                     self._free(offset + size, old - size)
                     blocks[offset] = size
                     self._used -= old - size
+                self._realigned(offset, offset, align)
                 return offset
             if self._take(offset + old, size - old):
                 blocks[offset] = size
                 self._used += size - old
+                self._realigned(offset, offset, align)
                 return offset
         # Move: the block's own slots count as free while the policy searches.
         self._free(offset, old)
@@ -230,7 +333,16 @@ class Allocator:
         del blocks[offset]
         blocks[new] = size
         self._used += size - old
+        self._realigned(offset, new, align)
         return new
+
+    def _realigned(self, offset: int, new: int, align: int) -> None:
+        """Record ``align`` for the block that ``realloc`` left at ``new`` (it was at ``offset``)."""
+        aligns = self._aligns
+        if aligns:
+            aligns.pop(offset, None)
+        if align > 1:
+            aligns[new] = align
 
     def reserve(self, offset: int, size: int) -> int:
         """Claim exactly ``[offset, offset + size)``, which must be all free; return ``offset``.
@@ -266,6 +378,7 @@ class Allocator:
         Time: O(blocks) to drop the table.
         """
         self._blocks.clear()
+        self._aligns.clear()
         self._used = 0
         self._reset(self._capacity)
 
@@ -291,6 +404,122 @@ class Allocator:
         self._check_capacity(capacity)
         self._capacity = capacity  # first: the policy's _grow sees the new space
         self._grow(old, capacity)
+
+    # ------------------------------------------- snapshots and compaction
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the allocator's state as plain JSON data; ``rangealloc.restore`` rebuilds it.
+
+        Only dicts, lists, str and int, so ``json.dumps`` takes it as it is::
+
+            {"format": "rangealloc-snapshot", "version": 1,
+             "policy": "next-fit", "capacity": 256,
+             "blocks": [[offset, size], ...],   # address order
+             "aligns": [[offset, align], ...],  # address order; blocks asked with align > 1
+             "state": {"pointer": 40}}          # the policy's options and state (often {})
+
+        Sizes are those ``size_of`` reports (buddy: rounded up).  Pickling
+        (and ``copy``) goes through it.
+
+        Time: O(n log n) (n = blocks).
+
+        >>> from rangealloc import FirstFit
+        >>> a = FirstFit(64)
+        >>> a.alloc(10), a.alloc(4, align=16)
+        (0, 16)
+        >>> s = a.snapshot(); s["blocks"], s["aligns"]
+        ([[0, 10], [16, 4]], [[16, 16]])
+        """
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "policy": self.name,
+            "capacity": self._capacity,
+            "blocks": [[offset, size] for offset, size in sorted(self._blocks.items())],
+            "aligns": [[offset, align] for offset, align in sorted(self._aligns.items())],
+            "state": self._snapshot_state(),
+        }
+
+    def __reduce__(self) -> tuple[Callable[..., Allocator], tuple[dict[str, Any], type[Allocator]]]:
+        """Pickle as ``restore(self.snapshot(), type(self))``: any policy, its state, its subclasses."""
+        from ._snapshot import restore  # noqa: PLC0415 (restore needs the registry, which imports this module)
+
+        return restore, (self.snapshot(), type(self))
+
+    def compact(self, max_moves: int | None = None) -> list[Move]:
+        """Slide the live blocks toward offset 0; return the moves made, in the order to apply them.
+
+        Each block moves down, in address order, to the lowest offset at or
+        above the end of the block placed before it that is a multiple of its
+        recorded align (the ``align`` of its ``alloc`` or last ``realloc``; 1
+        if none).  Blocks keep their order.  With no align above 1, a full
+        compaction leaves one hole, at the top; aligned blocks may leave
+        padding holes below them, each smaller than the align.  Buddy places
+        blocks its own way (see ``rangealloc.buddy``).  Compacting again
+        right after a full compaction moves nothing.
+
+        The moves are applied to the allocator (``blocks()`` shows the new
+        offsets); applied to the data one after another, in the order of the
+        list, with memmove semantics, they are safe: each destination is free
+        when its move happens, except where it overlaps its own source.
+        ``max_moves=N`` stops after N moves: a partial compaction, as valid as
+        any state (a later ``compact()`` carries on).  Next fit's pointer
+        goes to the end of the highest block after a compaction that moved
+        anything.
+
+        Time: O(n log n) to plan (n = blocks; buddy: plus the misaligned holes
+        its first-fit search skips), plus each move's free and claim (O(log n)
+        for the fits).
+
+        Raises ``TypeError`` if ``max_moves`` is not an int (or None),
+        ``ValueError`` if it is negative.
+
+        >>> from rangealloc import FirstFit
+        >>> a = FirstFit(64)
+        >>> x, y, z = a.alloc(10), a.alloc(10), a.alloc(10)
+        >>> a.free(x); a.compact()
+        [Move(offset=10, new_offset=0, size=10), Move(offset=20, new_offset=10, size=10)]
+        >>> list(a.holes())
+        [(20, 44)]
+        """
+        limit = -1
+        if max_moves is not None:
+            limit = as_int(max_moves, "max_moves")
+            if limit < 0:
+                raise ValueError(f"max_moves must be >= 0, got {limit}")
+        moves = self._compact_plan(limit)
+        blocks = self._blocks
+        aligns = self._aligns
+        for offset, new, size in moves:
+            self._free(offset, size)
+            if not self._take(new, size):  # the plan put it in free space: a bug if not
+                raise CorruptState(f"compact: cannot move block {offset} to [{new}, {new + size})")
+            del blocks[offset]
+            blocks[new] = size
+            if aligns:
+                align = aligns.pop(offset, 0)
+                if align:
+                    aligns[new] = align
+        if moves:
+            self._compacted()
+        return moves
+
+    def _load(self, blocks: list[tuple[int, int]], aligns: dict[int, int]) -> None:
+        """Claim ``blocks`` in this empty allocator and record their ``aligns`` (for ``restore``).
+
+        ``restore`` has checked everything: blocks in address order, inside
+        the space, disjoint, of the policy's shape; aligns of live blocks.
+        Time: n times the policy's reserve.
+        """
+        table = self._blocks
+        used = 0
+        for offset, size in blocks:
+            if not self._take(offset, size):  # free by construction: a bug if not
+                raise CorruptState(f"restore: cannot claim block [{offset}, {offset + size})")
+            table[offset] = size
+            used += size
+        self._used = used
+        self._aligns.update(aligns)
 
     # ---------------------------------------------------------------- queries
 
@@ -408,6 +637,13 @@ class Allocator:
         top = pieces[-1][1] if pieces and pieces[-1][2] else 0
         if top != self._top_hole():
             raise CorruptState(f"top hole is reported as {self._top_hole()}, holes() says {top}")
+        for offset, align in self._aligns.items():
+            if offset not in self._blocks:
+                raise CorruptState(f"align {align} is recorded for offset {offset}, not a live block")
+            if align <= 1 or align & (align - 1):
+                raise CorruptState(f"block {offset} has recorded align {align}, not a power of two above 1")
+            if offset & (align - 1):
+                raise CorruptState(f"block {offset} is not a multiple of its recorded align {align}")
         self._check_policy()
 
     def __repr__(self) -> str:
@@ -426,7 +662,8 @@ class Allocator:
     def _no_fit(self, size: int, align: int, moving: int = -1) -> str:
         what = f"size {size}" + (f" align {align}" if align > 1 else "")
         where = f" (moving block {moving})" if moving >= 0 else ""
-        return f"no hole fits {what}{where}: {self.available} of {self._capacity} slots free, {self._largest_text()}"
+        free = f"{self.available} of {self._capacity} slots free"
+        return f"no hole fits {what}{where}: {free}, {self._largest_text()}"
 
     def _largest_text(self) -> str:
         """The end of an ``OutOfSpace`` message: the largest hole (a policy may say something cheaper)."""

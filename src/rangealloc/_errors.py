@@ -119,3 +119,18 @@ def check_offset(value: object, name: str = "offset") -> int:
     if offset < 0:
         raise ValueError(f"{name} must be >= 0, got {offset}")
     return offset
+
+
+def check_state_keys(policy: str, state: dict[str, int], known: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming the first key of a snapshot's ``state`` that ``policy`` does not have.
+
+    >>> check_state_keys("next-fit", {"pointer": 3}, ("pointer",))
+    >>> check_state_keys("first-fit", {"pointer": 3}, ())
+    Traceback (most recent call last):
+    ...
+    ValueError: snapshot state: the first-fit policy has no state 'pointer' (it has none)
+    """
+    for key in state:
+        if key not in known:
+            has = ", ".join(repr(name) for name in known) if known else "none"
+            raise ValueError(f"snapshot state: the {policy} policy has no state {key!r} (it has {has})")

@@ -83,6 +83,8 @@ class Bitmap(Allocator):
             return
         self._map |= ((1 << size) - 1) << offset
         self._used -= size
+        if self._aligns:
+            self._aligns.pop(offset, None)
 
     def _alloc(self, size: int, align: int) -> int:
         free = self._map

@@ -34,6 +34,19 @@ size)`` works only when the range is exactly one buddy block after rounding.
 ``holes()`` reports maximal free ranges: adjacent free blocks that are not
 buddies are reported as one hole.
 
+Compaction keeps every block a buddy block: in address order, each block
+moves to the lowest free offset that is a multiple of its size and of its
+recorded align, if that is below it (a first fit over a plain copy of the free
+space finds it).  The destination is free when the block moves, so the moves
+are safe to apply one by one; blocks only move down; and afterwards no block
+has a lower free place of its alignment, so compacting again moves nothing.
+Blocks may change order, and holes may remain below the top: a 1-slot block
+at 0 and a 4-slot block at 4 stay where they are (the hole [1, 4) cannot hold
+the 4-slot block).  When block sizes do not grow with the address (largest
+blocks lowest) and no align exceeds a size, the result is one hole, at the top.
+``restore`` accepts only buddy blocks (size a power of two, offset a
+multiple of it).
+
 No false out-of-space, in buddy terms: ``alloc`` fails only if no free block
 of the needed order (at an aligned offset, for align > size) exists or can be
 split from a larger one.  Rounding wastes up to half a block: the price of
@@ -52,8 +65,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._base import Allocator
+from ._base import Allocator, Move
 from ._errors import CorruptState, OutOfSpace, check_align, check_offset, check_size
+from .first_fit import FirstFit
 
 __all__ = ["Buddy"]
 
@@ -103,11 +117,14 @@ class Buddy(Allocator):
             align = check_align(align)
         rounded = 1 << (size - 1).bit_length()
         try:
-            return super().realloc(offset, rounded, max(align, rounded))
+            new = super().realloc(offset, rounded, max(align, rounded))
         except OutOfSpace as error:
             raise OutOfSpace(
                 f"{error} (size {size} rounded up to {rounded}, which buddy blocks are aligned to)"
             ) from None
+        if align < rounded:  # record the align asked for, not the rounding's (as alloc does)
+            self._realigned(new, new, align)
+        return new
 
     def reserve(self, offset: int, size: int) -> int:
         """Claim the buddy block ``[offset, offset + size rounded up)``.
@@ -256,6 +273,44 @@ class Buddy(Allocator):
             if not lists[found]:
                 self._orders |= 1 << found
             lists[found][other] = None
+
+    # ------------------------------------------------- snapshots, compaction
+
+    @classmethod
+    def _restored_block_error(cls, offset: int, size: int) -> str:
+        if size & (size - 1):
+            return (
+                f"block [{offset}, {offset + size}) is not a buddy block: size {size} is not a power of two"
+            )
+        if offset & (size - 1):
+            return (
+                f"block [{offset}, {offset + size}) is not a buddy block: "
+                f"offset {offset} is not a multiple of its size {size}"
+            )
+        return ""
+
+    def _compact_plan(self, limit: int) -> list[Move]:
+        # A first fit over a copy of the free space finds the lowest free offset
+        # that is a multiple of max(size, align): there, an aligned power-of-two
+        # range lies inside one free buddy block (two free halves would have
+        # merged), so _take claims it.  The block's own place is a candidate,
+        # so it never moves up.  Time: O(n log n), plus misaligned holes skipped.
+        moves: list[Move] = []
+        if not limit:
+            return moves
+        blocks = sorted(self._blocks.items())
+        space = FirstFit(self._capacity)
+        for offset, size in blocks:
+            space.reserve(offset, size)
+        aligns = self._aligns
+        for offset, size in blocks:
+            space.free(offset)
+            new = space.alloc(size, max(size, aligns.get(offset, 1)))
+            if new < offset:
+                moves.append(Move(offset, new, size))
+                if len(moves) == limit:
+                    break
+        return moves
 
     # ---------------------------------------------------------------- queries
 

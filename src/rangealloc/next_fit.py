@@ -15,7 +15,10 @@ Placement, exactly:
 2. candidates are searched at offsets >= pointer first, in address order; in
    the hole that contains the pointer, from the pointer (aligned up);
 3. if nothing fits before the end of the space, the search wraps around and
-   runs as first fit from 0.
+   runs as first fit from 0;
+4. a ``compact`` that moves any block sets it to the end of the highest block
+   (where the free space compaction gathered begins); ``restore`` of a
+   next-fit snapshot restores it (under another policy's snapshot it is 0).
 
 ::
 
@@ -34,7 +37,8 @@ align > 1); free O(log n).
 from __future__ import annotations
 
 from ._addrtree import AddressOrdered
-from ._errors import CorruptState
+from ._base import Allocator
+from ._errors import CorruptState, check_state_keys
 
 __all__ = ["NextFit"]
 
@@ -89,6 +93,22 @@ class NextFit(AddressOrdered):
     def _reset(self, capacity: int) -> None:
         self._pointer = 0
         super()._reset(capacity)
+
+    def _snapshot_state(self) -> dict[str, int]:
+        return {"pointer": self._pointer}
+
+    @classmethod
+    def _from_state(cls, capacity: int, state: dict[str, int]) -> Allocator:
+        check_state_keys(cls.name, state, ("pointer",))
+        pointer = state.get("pointer", 0)
+        if not 0 <= pointer <= capacity:
+            raise ValueError(f"snapshot state: next-fit pointer {pointer} is outside [0, {capacity}]")
+        allocator = cls(capacity)
+        allocator._pointer = pointer  # _take, which places the blocks, leaves it
+        return allocator
+
+    def _compacted(self) -> None:
+        self._pointer = max((offset + size for offset, size in self._blocks.items()), default=0)
 
     def _check_policy(self) -> None:
         super()._check_policy()
