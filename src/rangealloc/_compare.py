@@ -181,8 +181,8 @@ def recommend(results: Sequence[Comparison], *, margin: float = SPEED_MARGIN) ->
     Time: O(len(results)).  Raises ``ValueError`` if ``results`` is empty.
 
     >>> from rangealloc._replay import replay
-    >>> events = [("a", 0, 8), ("a", 1, 8), ("f", 0, 0), ("a", 2, 4)]
-    >>> rows = [Comparison("t", p, replay(events, p), replay(events, p, headroom=1.25))
+    >>> events = [("a", 0, 5), ("a", 1, 5)]  # buddy rounds each to 8: extent 16, not 10
+    >>> rows = [Comparison("t", p, replay(events, p), replay(events, p, headroom=2.0))
     ...         for p in ("first-fit", "buddy")]
     >>> recommend(rows, margin=1e9).policy
     'first-fit'
