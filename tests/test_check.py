@@ -24,8 +24,8 @@ from traits import BUDDY_RESERVE
 import rangealloc
 from rangealloc import TLSF, Allocator, BestFit, Bitmap, Buddy, CorruptState, NextFit
 from rangealloc._addrtree import NIL, AddressOrdered, HoleTree, _Node
-from rangealloc._bits import size_class
 from rangealloc._holes import HoleAllocator
+from rangealloc.tlsf import _Hole
 
 CAPACITY = 64
 BLOCKS = [(0, 4), (10, 6), (30, 4), (50, 14)]
@@ -454,8 +454,9 @@ def test_check_catches_a_modified_sentinel() -> None:
 # ----------------------------------------------------------------- TLSF
 #
 # The standard layout in a TLSF with sl = 4: holes of 6, 14 and 16 slots, in
-# classes 6 and 14 (row 0: one class per size below 16) and 16 (row 1, column 0).
-# Capacity 64 is class 48 (row 3, column 0), the last one: 49 bins, 4 rows.
+# classes 6 and 14 (row 0: one class per size below 16) and 16 (row 1, column 0),
+# one node each.  Capacity 64 is class 48 (row 3, column 0), the last one: 49
+# bins, 4 rows.  ``tlsf_pair`` has two holes of 6 slots in bin 6, to break links.
 #
 # The base check compares ``stats().largest_hole`` with ``holes()`` before it
 # calls the policy's own check, and TLSF finds its largest hole through the
@@ -463,18 +464,62 @@ def test_check_catches_a_modified_sentinel() -> None:
 # class shows up there first.  Either way ``check()`` must raise ``CorruptState``.
 
 
+def bin_starts(a: TLSF, cls: int) -> list[int]:
+    """The starts of the holes in bin ``cls``, newest first (the bin's order)."""
+    starts: list[int] = []
+    node = a._heads[cls]
+    while node is not None and len(starts) <= len(a._starts):
+        starts.append(node.start)
+        node = node.next
+    return starts
+
+
 def tlsf(policy: str) -> TLSF:
     a = layout(policy)
     assert isinstance(a, TLSF)
     assert a._sl == 4
-    assert {cls: dict(holes) for cls, holes in enumerate(a._bins) if holes} == {
-        6: {4: 6},
-        14: {16: 14},
-        16: {34: 16},
+    assert {cls: bin_starts(a, cls) for cls in range(len(a._heads)) if a._heads[cls]} == {
+        6: [4],
+        14: [16],
+        16: [34],
     }
     assert a._cols[:2] == [1 << 6 | 1 << 14, 1]
     assert a._rows == 0b11
     return a
+
+
+def tlsf_pair(policy: str) -> TLSF:
+    """Holes [4, 10), [16, 22) (both in bin 6, [16, 22) the newer) and [34, 50)."""
+    a = rangealloc.create(policy, CAPACITY)
+    assert isinstance(a, TLSF)
+    for offset, size in [(0, 4), (10, 6), (22, 12), (50, 14)]:
+        a.reserve(offset, size)
+    assert list(a.holes()) == [(4, 6), (16, 6), (34, 16)]
+    assert bin_starts(a, 6) == [16, 4]
+    a.check()
+    return a
+
+
+def set_bitmaps(a: TLSF) -> None:
+    """Recompute the bitmaps from the bins, so that only the corruption under test is wrong."""
+    a._cols = [0] * len(a._cols)
+    a._rows = 0
+    for cls, head in enumerate(a._heads):
+        if head is not None:
+            a._cols[cls >> a._sl] |= 1 << (cls & a._mask)
+            a._rows |= 1 << (cls >> a._sl)
+
+
+def push(a: TLSF, node: _Hole, cls: int) -> None:
+    """Link ``node`` at the head of bin ``cls``, whatever its size, marked as of that class."""
+    head = a._heads[cls]
+    node.cls = cls
+    node.prev = None
+    node.next = head
+    if head is not None:
+        head.prev = node
+    a._heads[cls] = node
+    set_bitmaps(a)
 
 
 TLSF_POLICIES = policies_of(TLSF)
@@ -483,36 +528,125 @@ TLSF_POLICIES = policies_of(TLSF)
 @pytest.mark.parametrize("policy", TLSF_POLICIES)
 def test_check_catches_a_tlsf_hole_in_the_wrong_bin(policy: str) -> None:
     a = tlsf(policy)
-    # The 14-slot hole moves to class 13; the column bits follow, so only the bin is wrong.
-    del a._bins[14][16]
-    a._bins[13][16] = 14
-    a._cols[0] ^= 1 << 14 | 1 << 13
-    assert_corrupt(a, "is in class 13")
+    # The 14-slot hole moves to bin 13 (its mark and the column bits follow): only the bin is wrong.
+    node = a._starts[16]
+    a._unlink(node)
+    push(a, node, 13)
+    assert_corrupt(a, "hole 16 of size 14 .marked class 13. is in bin 13, not in the bin of its class 14")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_hole_marked_with_the_wrong_class(policy: str) -> None:
+    a = tlsf(policy)
+    a._starts[16].cls = 13  # in the right bin, but unlinking it would empty bin 13
+    assert_corrupt(a, "marked class 13. is in bin 14")
 
 
 @pytest.mark.parametrize("policy", TLSF_POLICIES)
 def test_check_catches_a_stray_tlsf_bin_entry(policy: str) -> None:
     a = tlsf(policy)
-    a._bins[6][40] = 6  # a 6-slot hole at 40 that does not exist, in the right (non-empty) bin
-    assert_corrupt(a, "unknown to the hole table")
+    push(a, _Hole(40, 6), 6)  # a 6-slot hole at 40 that the tables do not know, in the right bin
+    assert_corrupt(a, "hole 40 in bin 6 is missing from the table by start")
 
 
 @pytest.mark.parametrize("policy", TLSF_POLICIES)
-def test_check_catches_a_tlsf_bin_entry_of_the_wrong_size(policy: str) -> None:
+def test_check_catches_a_tlsf_hole_under_the_wrong_start(policy: str) -> None:
     a = tlsf(policy)
-    # The 14-slot hole at 16 is also filed as a 15-slot hole, in class 15 (column bit set).
-    assert size_class(15, 4) == 15
-    a._bins[15][16] = 15
-    a._cols[0] |= 1 << 15
-    assert_corrupt(a, "bin 15 holds hole 16 unknown to the hole table")
+    a._starts[15] = a._starts.pop(16)
+    assert_corrupt(a, "hole 16 in bin 14 is missing from the table by start")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_hole_under_the_wrong_end(policy: str) -> None:
+    a = tlsf(policy)
+    a._ends[9] = a._ends.pop(10)
+    assert_corrupt(a, "hole 4 in bin 6 is missing from the table by end")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+@pytest.mark.parametrize("table", ["_starts", "_ends"])
+def test_check_catches_a_tlsf_table_holding_a_copy_of_the_node(policy: str, table: str) -> None:
+    a = tlsf(policy)
+    # Same start and size, but not the node in the bin: the tables and the bins disagree.
+    key = 16 if table == "_starts" else 30
+    getattr(a, table)[key] = _Hole(16, 14, 14)
+    by = "start" if table == "_starts" else "end"
+    assert_corrupt(a, f"hole 16 in bin 14 is missing from the table by {by}")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_an_extra_entry_in_the_tlsf_table_by_end(policy: str) -> None:
+    a = tlsf(policy)
+    a._ends[45] = a._starts[34]
+    assert_corrupt(a, "bins hold 3 holes, the tables 3 by start and 4 by end")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_an_extra_entry_in_the_tlsf_table_by_start(policy: str) -> None:
+    a = tlsf(policy)
+    a._starts[40] = _Hole(40, 2, 2)  # holes() reads this table: an overlap for the base check
+    assert_corrupt(a, "overlaps")
 
 
 @pytest.mark.parametrize("policy", TLSF_POLICIES)
 def test_check_catches_a_hole_missing_from_the_tlsf_bins(policy: str) -> None:
     a = tlsf(policy)
-    del a._bins[6][4]
-    a._cols[0] ^= 1 << 6  # bitmaps consistent with the bins: only the missing hole is wrong
-    assert_corrupt(a, "bins hold 2 holes, the hole table 3")
+    a._unlink(a._starts[4])  # bitmaps follow: only the missing hole is wrong
+    assert a._cols[0] == 1 << 14
+    assert_corrupt(a, "bins hold 2 holes, the tables 3 by start and 3 by end")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_hole_in_two_bins(policy: str) -> None:
+    a = tlsf(policy)
+    node = a._starts[4]
+    a._heads[7] = node  # bin 6 and bin 7 both start with it
+    set_bitmaps(a)
+    assert_corrupt(a, "hole 4 is linked twice, again in bin 7")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_wrong_tlsf_prev_link(policy: str) -> None:
+    a = tlsf_pair(policy)
+    a._starts[4].prev = None  # should be [16, 22), the newer hole of bin 6
+    assert_corrupt(a, "bin 6 is not doubly linked: hole 4 follows hole 16 but its prev link names no hole")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_bin_head_with_a_prev_link(policy: str) -> None:
+    a = tlsf_pair(policy)
+    a._starts[16].prev = a._starts[4]
+    assert_corrupt(a, "bin 6 is not doubly linked: hole 16 follows no hole but its prev link names hole 4")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_cycle_in_a_tlsf_bin(policy: str) -> None:
+    a = tlsf_pair(policy)
+    a._starts[4].next = a._starts[16]  # 16 -> 4 -> 16 -> ...
+    assert_corrupt(a, "hole 16 is linked twice, again in bin 6 .a cycle")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_cycle_in_the_top_tlsf_bin(policy: str) -> None:
+    a = tlsf_pair(policy)
+    # stats().largest_hole walks the top non-empty bin (16): it must stop, not loop.
+    node = a._starts[34]
+    node.next = node
+    assert_corrupt(a, "bin 16 holds more holes than the tables .a cycle")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_wrong_tlsf_per_class_tables(policy: str) -> None:
+    a = tlsf(policy)
+    a._bit_of[6] = 1 << 7  # alloc would clear the wrong column bit when bin 6 empties
+    assert_corrupt(a, "per-class tables")
+
+
+@pytest.mark.parametrize("policy", TLSF_POLICIES)
+def test_check_catches_a_tlsf_bin_count_that_does_not_match_the_capacity(policy: str) -> None:
+    a = tlsf(policy)
+    a._heads.append(None)
+    assert_corrupt(a, "50 bins and 4 rows, capacity 64 needs 49 and 4")
 
 
 @pytest.mark.parametrize(
@@ -530,10 +664,10 @@ def test_check_catches_a_wrong_tlsf_column_bit(policy: str, row: int, bit: int) 
 @pytest.mark.parametrize("policy", TLSF_POLICIES)
 def test_check_catches_a_tlsf_column_bit_of_a_class_past_the_last(policy: str) -> None:
     a = tlsf(policy)
-    assert len(a._bins) == 49
+    assert len(a._heads) == 49
     assert len(a._cols) == 4
     # Row 3 has one class (48, column 0): a bit for column 3 names class 51, which has no bin.
-    # alloc would index _bins[51] with it (IndexError): check() must see it first.
+    # alloc would index _heads[51] with it (IndexError): check() must see it first.
     a._cols[3] |= 1 << 3
     assert_corrupt(a, "column bit")
 

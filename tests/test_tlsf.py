@@ -277,6 +277,27 @@ def test_grow_adds_classes() -> None:
     free_everything_then_whole_capacity(a)
 
 
+def test_a_hole_keeps_its_node_when_carved_or_merged() -> None:
+    """One node per hole for its whole life: what keeps the dict operations per pair at about 7."""
+    a = TLSF(64, sl=2)
+    top = a._starts[0]
+    assert a.alloc(8) == 0
+    assert a._starts[8] is top  # carved from its front: only its key by start changed
+    assert a._ends[64] is top
+    assert a.alloc(8) == 8
+    assert a.alloc(8) == 16
+    a.free(8)  # a new hole [8, 16): a new node
+    hole = a._starts[8]
+    a.free(0)  # merges with the hole after it: that node grows to the front
+    assert a._starts[0] is hole
+    assert a._ends[16] is hole
+    a.free(16)  # merges with both: the hole before keeps its node, the top hole's is dropped
+    assert a._starts[0] is hole
+    assert a._ends[64] is hole
+    assert list(a._starts) == [0]
+    a.check()
+
+
 # ----------------------------------------------- class search, exhaustively
 #
 # Every layout of free slots in spaces of 1..10 slots (2**capacity layouts
