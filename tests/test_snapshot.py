@@ -432,3 +432,17 @@ def test_every_policy_round_trips_its_own_state(policy: str) -> None:
     assert restore(s, rangealloc.POLICIES[policy]).snapshot() == s
     if traits_of(policy).exact_size:
         assert restore(s, Bitmap).snapshot()["blocks"] == s["blocks"]
+
+
+def test_tlsf_keeps_its_second_level_bits() -> None:
+    a = rangealloc.TLSF(1000, sl=2)
+    a.alloc(10)
+    b = rangealloc.restore(json.loads(json.dumps(a.snapshot())))
+    assert isinstance(b, rangealloc.TLSF)
+    assert a.snapshot()["state"] == {"sl": 2}
+    assert b._sl == 2
+    assert pickle.loads(pickle.dumps(a))._sl == 2
+    bad = a.snapshot()
+    bad["state"] = {"sl": 9}
+    with pytest.raises(ValueError, match=r"tlsf sl 9 is not in 0\.\.8"):
+        rangealloc.restore(bad)

@@ -394,7 +394,7 @@ for _policy in MODELLED:
     globals()[f"Test{_class_name(_policy)}Stateful"] = machine_for(_policy).TestCase
 for _policy in UNMODELLED:
     globals()[f"Test{_class_name(_policy)}Stateful"] = shadow_machine_for(_policy).TestCase
-TestTlsfSl1Stateful = shadow_machine_for("tlsf", _tlsf_sl1, "Sl1", restorable=False).TestCase
+TestTlsfSl1Stateful = shadow_machine_for("tlsf", _tlsf_sl1, "Sl1").TestCase
 
 
 def test_every_policy_has_a_machine() -> None:

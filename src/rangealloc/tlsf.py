@@ -95,7 +95,7 @@ from typing import Final
 
 from ._base import Allocator
 from ._bits import size_class
-from ._errors import CorruptState, as_int
+from ._errors import CorruptState, as_int, check_state_keys
 
 __all__ = ["TLSF"]
 
@@ -172,6 +172,17 @@ class TLSF(Allocator):
 
     # ------------------------------------------------------------- hot paths
 
+
+    def _snapshot_state(self) -> dict[str, int]:
+        return {"sl": self._sl}
+
+    @classmethod
+    def _from_state(cls, capacity: int, state: dict[str, int]) -> Allocator:
+        check_state_keys(cls.name, state, ("sl",))
+        sl = state.get("sl", DEFAULT_SL)
+        if not 0 <= sl <= 8:
+            raise ValueError(f"snapshot state: tlsf sl {sl} is not in 0..8")
+        return cls(capacity, sl=sl)
     def _alloc(self, size: int, align: int) -> int:
         sl = self._sl
         mask = self._mask
