@@ -208,7 +208,7 @@ def test_terminal_grid_shape_offsets_and_legend() -> None:
     assert lines[6:] == [
         "capacity 128 slots, 2 slots per cell",
         "used 64 (50.0%) in 1 block, extent 100 (78.1%)",
-        "1 hole, largest hole 64, fragmentation 0.00",
+        "1 hole, largest hole 64, free-space fragmentation 0.00",
     ]
 
 
@@ -216,12 +216,12 @@ def test_terminal_full_and_empty_spaces() -> None:
     full = rendered(make(1024, ((0, 1024, 0),)))  # the defaults: 16 rows of 64 cells
     assert [cells for _, cells in grid_rows(full, 1024, 16)] == ["█" * 64] * 16
     assert "used 1,024 (100.0%) in 1 block, extent 1,024 (100.0%)" in full
-    assert "0 holes, largest hole 0, fragmentation 0.00" in full
+    assert "0 holes, largest hole 0, free-space fragmentation 0.00" in full
     never_used = rendered(make(1024), width=8, rows=2)
     assert [cells for _, cells in grid_rows(never_used, 1024, 2)] == [" " * 8] * 2
     all_freed = rendered(make(1024, extent=1024), width=8, rows=2)
     assert [cells for _, cells in grid_rows(all_freed, 1024, 2)] == ["·" * 8] * 2
-    assert "1 hole, largest hole 1,024, fragmentation 0.00" in all_freed
+    assert "1 hole, largest hole 1,024, free-space fragmentation 0.00" in all_freed
 
 
 def test_terminal_shades_show_partial_fill() -> None:
@@ -335,7 +335,7 @@ def test_save_map_svg_has_the_title_numbers_and_legend(tmp_path: Path) -> None:
     assert "test map" in texts
     # The title's two lines are drawn (and commented) one by one.
     assert "capacity 100 slots, 1 slot per pixel, used 41 (41.0%) in 2 blocks, extent 61 (61.0%)" in texts
-    assert "3 holes, largest hole 39, fragmentation 0.34" in texts
+    assert "3 holes, largest hole 39, free-space fragmentation 0.34" in texts
     assert "mean block age (events)" in texts
     # 100 slots in rows of 16: the last row runs past the capacity, and the legend says so.
     for entry in ("hole (free)", "free past the extent (never used)", "past the capacity"):

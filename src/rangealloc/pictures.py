@@ -21,7 +21,7 @@ the public API only (``blocks()``, ``capacity``), never a policy's internals.
       fill: · free  ░ ≤⅓  ▒ ≤⅔  ▓ <1  █ full  (blank: past the extent, never used)
       capacity 8,192 slots, 16 slots per cell
       used 5,220 (63.7%) in 108 blocks, extent 5,444 (66.5%)
-      12 holes, largest hole 2,748, fragmentation 0.08
+      12 holes, largest hole 2,748, free-space fragmentation 0.08
 
 * ``save_map``: the same space as a matplotlib raster, blocks coloured by
   their size (log scale) or age, holes white, with a colour bar.
@@ -243,7 +243,8 @@ def render_terminal(
     its colour shows the mean size of the blocks in it (log scale, viridis),
     with ``colour="age"`` their mean age in events (plasma).  Below, a
     legend: the scale, and the capacity, slots per cell, used slots, holes,
-    largest hole, extent and fragmentation (as ``Stats`` defines it).
+    largest hole, extent and the fragmentation of the free space (``Stats.fragmentation``:
+    1 - largest hole / free slots).
 
     The result prints with ``rich.console.Console.print``; lines are not
     wrapped (each is ``width`` cells plus the offset column).
@@ -262,7 +263,7 @@ def render_terminal(
     fill: · free  ░ ≤⅓  ▒ ≤⅔  ▓ <1  █ full  (blank: past the extent, never used)
     capacity 32 slots, 1 slot per cell
     used 16 (50.0%) in 3 blocks, extent 28 (87.5%)
-    3 holes, largest hole 10, fragmentation 0.38
+    3 holes, largest hole 10, free-space fragmentation 0.38
     """
     _check_colour(colour)
     width = check_size(width, "width")
@@ -712,7 +713,7 @@ def _numbers(amap: AddressMap, cells: int, per: int | None = None) -> tuple[str,
     ...     print(line)
     capacity 100 slots, 12.50 slots per cell
     used 40 (40.0%) in 2 blocks, extent 50 (50.0%)
-    2 holes, largest hole 50, fragmentation 0.17
+    2 holes, largest hole 50, free-space fragmentation 0.17
     """
     capacity = amap.capacity
     holes = amap.holes
@@ -730,7 +731,8 @@ def _numbers(amap: AddressMap, cells: int, per: int | None = None) -> tuple[str,
         f"capacity {capacity:,} slots, {slots}",
         f"used {used:,} ({used / capacity:.1%}) in {_count(len(amap.blocks), 'block')}, "
         f"extent {amap.extent:,} ({amap.extent / capacity:.1%})",
-        f"{_count(len(holes), 'hole')}, largest hole {largest:,}, fragmentation {fragmentation:.2f}",
+        f"{_count(len(holes), 'hole')}, largest hole {largest:,}, "
+        f"free-space fragmentation {fragmentation:.2f}",
     )
 
 
