@@ -156,13 +156,14 @@ def summary(report: dict[str, Any]) -> list[str]:
     """Per policy over all traces: geometric-mean speed, mean fragmentation, failures."""
     rec = report["recommendation"]
     lines = [
-        "| policy | ns/event (geometric mean) | fragmentation (mean) | failures (sum) "
+        "| policy | traces | ns/event (geometric mean) | fragmentation (mean) | failures (sum) "
         "| within the rule's candidates |",
-        "|---|--:|--:|--:|---|",
+        "|---|--:|--:|--:|--:|---|",
     ]
     speed = rec["speed_ns_per_event"]
+    traces = {name: sum(1 for row in report["rows"] if row["policy"] == name) for name in speed}
     lines += [
-        f"| {name} | {speed[name]:,.0f} | {rec['fragmentation'][name]:.1%} | "
+        f"| {name} | {traces[name]} | {speed[name]:,.0f} | {rec['fragmentation'][name]:.1%} | "
         f"{rec['failures'][name]:,} | {'yes' if name in rec['candidates'] else ''} |"
         for name in sorted(speed, key=speed.__getitem__)
     ]
@@ -219,6 +220,7 @@ def docs_page(report: dict[str, Any]) -> str:
         .replace("{{RULE}}", report["recommendation"]["rule"])
         .replace("{{MACHINE}}", f"{report['machine']['cpu']}, {report['machine']['python']}")
         .replace("{{COMMIT}}", report["machine"]["git_commit"])
+        .replace("{{LESSONS}}", (HERE / "choosing-a-policy.lessons.md").read_text().strip())
     )
 
 
