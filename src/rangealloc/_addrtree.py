@@ -212,26 +212,16 @@ class HoleTree:
                 continue
             # A stale max: no fit below node.  Recompute, climb, go on.
             while True:
-                best = node.size
-                if left.max > best:
-                    best = left.max
-                if right.max > best:
-                    best = right.max
-                node.max = best
+                self._recompute(node)
                 parent = node.parent
                 if parent is None:
                     return None
                 if parent.left is node:
                     if parent.size >= size:
                         return parent
-                    right = parent.right
-                    if right.max >= size:
-                        node = right
+                    if parent.right.max >= size:
+                        node = parent.right
                         break
-                    left = node
-                else:
-                    right = node
-                    left = parent.left
                 node = parent
 
     def first_fit(self, size: int, align: int, lowest: int) -> _Node | None:
@@ -383,13 +373,7 @@ class HoleTree:
                     self._rotate_right(right)
                 node = self._rotate_left(node)
             else:
-                node.height = (left.height if left.height > right.height else right.height) + 1
-                best = node.size
-                if left.max > best:
-                    best = left.max
-                if right.max > best:
-                    best = right.max
-                node.max = best
+                self._update(node)
             if node.height == height and node.max == largest:
                 return
             node = node.parent
@@ -435,8 +419,8 @@ class HoleTree:
             parent.right = top
 
     @staticmethod
-    def _recompute(node: _Node) -> None:
-        """Recompute ``node``'s max from its size and its children's maxima."""
+    def _subtree_max(node: _Node) -> int:
+        """The largest of ``node``'s size and its children's maxima."""
         best = node.size
         child = node.left.max
         if child > best:
@@ -444,32 +428,26 @@ class HoleTree:
         child = node.right.max
         if child > best:
             best = child
-        node.max = best
+        return best
+
+    @staticmethod
+    def _recompute(node: _Node) -> None:
+        """Recompute ``node``'s max from its size and its children's maxima."""
+        node.max = HoleTree._subtree_max(node)
 
     @staticmethod
     def _update(node: _Node) -> None:
         """Recompute ``node``'s height and max from its children."""
-        left = node.left
-        right = node.right
-        node.height = (left.height if left.height > right.height else right.height) + 1
-        best = node.size
-        if left.max > best:
-            best = left.max
-        if right.max > best:
-            best = right.max
-        node.max = best
+        left = node.left.height
+        right = node.right.height
+        node.height = (left if left > right else right) + 1
+        node.max = HoleTree._subtree_max(node)
 
     @staticmethod
     def _fix_max(node: _Node | None) -> None:
         """Recompute ``max`` from ``node`` up to the root, stopping when nothing changes."""
         while node is not None:
-            best = node.size
-            child = node.left.max
-            if child > best:
-                best = child
-            child = node.right.max
-            if child > best:
-                best = child
+            best = HoleTree._subtree_max(node)
             if best == node.max:
                 return
             node.max = best

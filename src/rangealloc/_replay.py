@@ -277,7 +277,7 @@ class _Run:
                         new = a.realloc(offset, rounded)
                     except OutOfSpace:
                         new = self._no_fit(a, rounded, 1, offset)
-                    if new >= 0:
+                    if new >= 0:  # the bookkeeping of "a", inlined: this loop is the hot path
                         offsets[ident] = new
                         live += size - sizes[ident]
                         sizes[ident] = size

@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from ._compare import HEADROOM, Comparison, bundled_traces, compare, default_policies, recommend
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["main"]
+
+_T = TypeVar("_T")
 
 #: The TRACE argument of ``compare`` that names the seed scenario instead of a file.
 SEED = "seed"
@@ -105,10 +107,7 @@ def _count(minimum: int) -> Callable[[str], int]:
     """An argparse type: an int >= ``minimum``."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an int: {text!r}") from None
+        value = _number(text, int, "an int")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
@@ -183,14 +182,19 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_float(text: str) -> float:
-    """An argparse type: a float > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
+    """An argparse type: a finite float > 0."""
+    value = _number(text, float, "a number")
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
+
+
+def _number(text: str, kind: Callable[[str], _T], what: str) -> _T:
+    """``kind(text)``, or the argparse error that says it is not ``what``."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
 
 
 def _open_traces(paths: Sequence[str]) -> list[Trace]:
