@@ -13,13 +13,15 @@ offset``, ``free(offset)``, ``realloc``, ``reserve``, ``grow``, ``stats`` and
 from ._base import Allocator, Move, Stats
 from ._compare import Comparison, Recommendation, bundled_traces, compare, recommend
 from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace, TraceError
-from ._registry import POLICIES, create
+from ._registry import DEFAULT_POLICY, POLICIES, create
 from ._replay import ReplayResult, Snapshot, replay, replay_until
 from ._snapshot import restore
+from ._sync import SyncAllocator, SyncHeap, synchronized
 from .best_fit import BestFit
 from .bitmap import Bitmap
 from .buddy import Buddy
 from .first_fit import FirstFit
+from .heap import Heap, HeapCorruption, HeapFileError
 from .next_fit import NextFit
 from .tlsf import TLSF
 from .trace import Event, Recorder, Trace, read_trace, write_trace
@@ -27,6 +29,7 @@ from .trace import Event, Recorder, Trace, read_trace, write_trace
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_POLICY",
     "POLICIES",
     "TLSF",
     "AllocError",
@@ -38,6 +41,9 @@ __all__ = [
     "CorruptState",
     "Event",
     "FirstFit",
+    "Heap",
+    "HeapCorruption",
+    "HeapFileError",
     "InvalidBlock",
     "Move",
     "NextFit",
@@ -47,6 +53,8 @@ __all__ = [
     "ReplayResult",
     "Snapshot",
     "Stats",
+    "SyncAllocator",
+    "SyncHeap",
     "Trace",
     "TraceError",
     "bundled_traces",
@@ -57,5 +65,6 @@ __all__ = [
     "replay",
     "replay_until",
     "restore",
+    "synchronized",
     "write_trace",
 ]

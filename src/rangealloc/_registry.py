@@ -10,12 +10,16 @@ from .first_fit import FirstFit
 from .next_fit import NextFit
 from .tlsf import TLSF
 
-__all__ = ["POLICIES", "create"]
+__all__ = ["DEFAULT_POLICY", "POLICIES", "create"]
 
 #: Every policy by name, in the order the docs list them.
 POLICIES: dict[str, type[Allocator]] = {
     cls.name: cls for cls in (FirstFit, NextFit, BestFit, Bitmap, TLSF, Buddy)
 }
+
+#: The policy ``Heap`` uses unless told otherwise (O(1) whatever the number of
+#: blocks; a later issue chooses it by measurement).
+DEFAULT_POLICY = "tlsf"
 
 
 def create(policy: str, capacity: int) -> Allocator:
