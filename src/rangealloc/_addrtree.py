@@ -210,18 +210,30 @@ class HoleTree:
             if right.max >= size:
                 node = right
                 continue
-            # A stale max: no fit below node.  Recompute, climb, go on.
+            # A stale max: no fit below node.  Recompute, climb, go on.  (This
+            # is _recompute inlined, with the children already in hand: about
+            # one node in four on the way up is stale, so the calls would cost.)
             while True:
-                self._recompute(node)
+                best = node.size
+                if left.max > best:
+                    best = left.max
+                if right.max > best:
+                    best = right.max
+                node.max = best
                 parent = node.parent
                 if parent is None:
                     return None
                 if parent.left is node:
                     if parent.size >= size:
                         return parent
-                    if parent.right.max >= size:
-                        node = parent.right
+                    right = parent.right
+                    if right.max >= size:
+                        node = right
                         break
+                    left = node
+                else:
+                    right = node
+                    left = parent.left
                 node = parent
 
     def first_fit(self, size: int, align: int, lowest: int) -> _Node | None:
@@ -372,8 +384,14 @@ class HoleTree:
                 if right.right.height < right.left.height:
                     self._rotate_right(right)
                 node = self._rotate_left(node)
-            else:
-                self._update(node)
+            else:  # _update, inlined: most retraces stop here
+                node.height = (left.height if left.height > right.height else right.height) + 1
+                best = node.size
+                if left.max > best:
+                    best = left.max
+                if right.max > best:
+                    best = right.max
+                node.max = best
             if node.height == height and node.max == largest:
                 return
             node = node.parent
