@@ -224,7 +224,7 @@ def test_compact_max_moves_zero_moves_nothing(policy: str) -> None:
     before = a.snapshot()
     assert a.compact(max_moves=0) == []
     assert a.snapshot() == before
-    assert len(a.compact(max_moves=IntLike(5))) == 1  # type: ignore[arg-type]
+    assert len(a.compact(max_moves=IntLike(5))) == 1
 
 
 @pytest.mark.parametrize("value", [True, 1.0, "2", [1]])

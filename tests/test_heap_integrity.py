@@ -17,8 +17,10 @@ seed is the session's (``RANGEALLOC_SEED`` replays it).
 
 from __future__ import annotations
 
+import operator
 import random
 from dataclasses import dataclass, field
+from typing import SupportsIndex
 
 import pytest
 from helpers import STRESS_SEED
@@ -270,10 +272,11 @@ class ShiftUp(FirstFit):
 
     name = "shift-up"
 
-    def realloc(self, offset: int, size: int, align: int = 1) -> int:
+    def realloc(self, offset: SupportsIndex, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """Move up by one slot if that range is free, else as first fit."""
         old = self.size_of(offset)
-        if align == 1:
+        offset = operator.index(offset)
+        if operator.index(align) == 1:
             self.free(offset)
             try:
                 return self.reserve(offset + 1, size)

@@ -13,6 +13,7 @@ At the end: no overlap, no corrupted byte, no lost block, ``check()`` clean.
 
 from __future__ import annotations
 
+import inspect
 import random
 import struct
 import sys
@@ -78,17 +79,18 @@ def test_every_allocator_call_holds_the_lock() -> None:
 
         return call
 
-    def getter(name: str) -> property:
+    def getter(name: str, member: Any) -> property:
         def get(self: Any) -> Any:
             seen[name] = _lock_owned(box[0].lock)
-            return getattr(FirstFit, name).fget(self)
+            return member.__get__(self, type(self))
 
         return property(get)
 
     namespace: dict[str, Any] = {"name": "spy"}
     for name in public(Allocator) - {"name", "max_capacity", "rounds_sizes"}:
         member = getattr(FirstFit, name)
-        namespace[name] = getter(name) if isinstance(member, property) else spy(name, member)
+        # A property in Python, a getset descriptor in the compiled build: both are data descriptors.
+        namespace[name] = getter(name, member) if inspect.isdatadescriptor(member) else spy(name, member)
     Spy = type("Spy", (FirstFit,), namespace)
     a = synchronized(Spy(64))
     box.append(a)

@@ -10,6 +10,9 @@ offset``, ``free(offset)``, ``realloc``, ``reserve``, ``grow``, ``stats`` and
     (0, 16)
 """
 
+from importlib.machinery import EXTENSION_SUFFIXES as _EXTENSION_SUFFIXES
+
+from . import _base
 from ._base import Allocator, Move, Stats
 from ._compare import Comparison, Recommendation, bundled_traces, compare, recommend
 from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace, TraceError
@@ -28,7 +31,12 @@ from .trace import Event, Recorder, Trace, read_trace, write_trace
 
 __version__ = "0.1.0"
 
+#: True when the compiled build's modules are running (``RANGEALLOC_COMPILE=1 pip install .``:
+#: mypyc extensions beside the sources), False for the pure-Python ones.  Same API either way.
+COMPILED: bool = (_base.__file__ or "").endswith(tuple(_EXTENSION_SUFFIXES))
+
 __all__ = [
+    "COMPILED",
     "DEFAULT_POLICY",
     "POLICIES",
     "TLSF",

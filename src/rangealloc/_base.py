@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, SupportsIndex
 
 from ._errors import (
     CorruptState,
@@ -65,6 +65,7 @@ from ._errors import (
     check_size,
     check_state_keys,
 )
+from ._mypyc import mypyc_attr
 
 __all__ = ["SNAPSHOT_FORMAT", "SNAPSHOT_VERSION", "Allocator", "Move", "Stats"]
 
@@ -105,6 +106,7 @@ class Move(NamedTuple):
     size: int
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Allocator:
     """Base of every policy: hands out ranges of ``[0, capacity)``.
 
@@ -120,7 +122,7 @@ class Allocator:
     #: True when a block may take more slots than requested (``size_of`` > size: buddy).
     rounds_sizes: ClassVar[bool] = False
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: SupportsIndex) -> None:
         """Make an empty allocator over ``[0, capacity)``.
 
         Raises ``TypeError`` if capacity is not an int, ``ValueError`` if it is
@@ -223,7 +225,7 @@ class Allocator:
 
     # ------------------------------------------------------------ allocation
 
-    def alloc(self, size: int, align: int = 1) -> int:
+    def alloc(self, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """Claim ``size`` slots starting at a multiple of ``align``; return the offset.
 
         Where the block goes is the policy's choice (see its module).
@@ -252,7 +254,7 @@ class Allocator:
         self._used += size
         return offset
 
-    def free(self, offset: int) -> None:
+    def free(self, offset: SupportsIndex) -> None:
         """Release the block that starts at ``offset``.
 
         Time: the policy's (O(log n) for the fits).
@@ -275,7 +277,7 @@ class Allocator:
         if self._aligns:
             self._aligns.pop(offset, None)
 
-    def realloc(self, offset: int, size: int, align: int = 1) -> int:
+    def realloc(self, offset: SupportsIndex, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """Resize the block at ``offset`` to ``size`` slots; return its (new) offset.
 
         Shrinks in place (the tail becomes free); grows in place when the hole
@@ -344,7 +346,7 @@ class Allocator:
         if align > 1:
             aligns[new] = align
 
-    def reserve(self, offset: int, size: int) -> int:
+    def reserve(self, offset: SupportsIndex, size: SupportsIndex) -> int:
         """Claim exactly ``[offset, offset + size)``, which must be all free; return ``offset``.
 
         Useful to load an existing layout (a file's used extents, ports in use).
@@ -382,7 +384,7 @@ class Allocator:
         self._used = 0
         self._reset(self._capacity)
 
-    def grow(self, capacity: int) -> None:
+    def grow(self, capacity: SupportsIndex) -> None:
         """Enlarge the space to ``capacity`` slots; the new slots join the top hole.
 
         Time: the policy's free.
@@ -446,7 +448,7 @@ class Allocator:
 
         return restore, (self.snapshot(), type(self))
 
-    def compact(self, max_moves: int | None = None) -> list[Move]:
+    def compact(self, max_moves: SupportsIndex | None = None) -> list[Move]:
         """Slide the live blocks toward offset 0; return the moves made, in the order to apply them.
 
         Each block moves down, in address order, to the lowest offset at or
@@ -523,7 +525,7 @@ class Allocator:
 
     # ---------------------------------------------------------------- queries
 
-    def size_of(self, offset: int) -> int:
+    def size_of(self, offset: SupportsIndex) -> int:
         """Return the size of the live block that starts at ``offset``.
 
         Time: O(1).  Raises ``InvalidBlock`` if no live block starts there.

@@ -36,10 +36,12 @@ from collections.abc import Iterator
 
 from ._base import Allocator
 from ._errors import CorruptState
+from ._mypyc import mypyc_attr
 
 __all__ = ["HoleAllocator"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class HoleAllocator(Allocator):
     """An ``Allocator`` whose free space is a set of holes with O(1) neighbour lookup."""
 

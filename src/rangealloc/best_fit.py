@@ -35,6 +35,7 @@ from sortedcontainers import SortedList
 
 from ._errors import CorruptState
 from ._holes import HoleAllocator
+from ._mypyc import mypyc_attr
 
 __all__ = ["BestFit"]
 
@@ -42,6 +43,7 @@ _SHIFT: Final = 64
 _LOW: Final = (1 << _SHIFT) - 1
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BestFit(HoleAllocator):
     """Best fit over holes sorted by (size, start).
 

@@ -30,14 +30,17 @@ small spaces: capacity is limited to 2**24 slots (a 2 MiB bitmap).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import SupportsIndex
 
 from ._base import Allocator
 from ._bits import RUN_STEPS, aligned_mask, fit_starts, run_steps, runs
 from ._errors import CorruptState
+from ._mypyc import mypyc_attr
 
 __all__ = ["Bitmap"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Bitmap(Allocator):
     """First fit over a bitmap of free slots, searched with int bit operations.
 
@@ -54,7 +57,7 @@ class Bitmap(Allocator):
     name = "bitmap"
     max_capacity = 1 << 24
 
-    def alloc(self, size: int, align: int = 1) -> int:
+    def alloc(self, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """As ``Allocator.alloc``; the search inlined (the bitmap's whole point is speed on small spaces).
 
         >>> a = Bitmap(16)
@@ -75,11 +78,14 @@ class Bitmap(Allocator):
         self._used += size
         return offset
 
-    def free(self, offset: int) -> None:
+    def free(self, offset: SupportsIndex) -> None:
         """As ``Allocator.free``, with the bitmap update inlined."""
-        size = self._blocks.pop(offset, 0) if type(offset) is int else 0
+        if type(offset) is not int:
+            super().free(offset)  # validation (int-like values), then the general path
+            return
+        size = self._blocks.pop(offset, 0)
         if not size:
-            super().free(offset)  # validation and the InvalidBlock message
+            super().free(offset)  # the InvalidBlock message
             return
         self._map |= ((1 << size) - 1) << offset
         self._used -= size

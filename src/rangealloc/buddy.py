@@ -64,9 +64,11 @@ O(n log n).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import SupportsIndex
 
 from ._base import Allocator, Move
 from ._errors import CorruptState, OutOfSpace, check_align, check_offset, check_size
+from ._mypyc import mypyc_attr
 from .first_fit import FirstFit
 
 __all__ = ["Buddy"]
@@ -77,6 +79,7 @@ def _round_up(size: int) -> int:
     return 1 << (size - 1).bit_length()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Buddy(Allocator):
     """Binary buddy system over any capacity.
 
@@ -95,7 +98,7 @@ class Buddy(Allocator):
 
     # ------------------------------------------- rounding at the public edge
 
-    def alloc(self, size: int, align: int = 1) -> int:
+    def alloc(self, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """As ``Allocator.alloc``, with ``size`` rounded up to a power of two."""
         if type(size) is not int or size <= 0:
             size = check_size(size)  # int-like values are converted before rounding
@@ -105,7 +108,7 @@ class Buddy(Allocator):
         except OutOfSpace as error:
             raise OutOfSpace(f"{error} (size {size} rounded up to {rounded})") from None
 
-    def realloc(self, offset: int, size: int, align: int = 1) -> int:
+    def realloc(self, offset: SupportsIndex, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """As ``Allocator.realloc``, with ``size`` rounded up to a power of two.
 
         In place only if ``offset`` is a multiple of the new size, as every
@@ -126,7 +129,7 @@ class Buddy(Allocator):
             self._realigned(new, new, align)
         return new
 
-    def reserve(self, offset: int, size: int) -> int:
+    def reserve(self, offset: SupportsIndex, size: SupportsIndex) -> int:
         """Claim the buddy block ``[offset, offset + size rounded up)``.
 
         Raises ``ValueError`` if that range is not one buddy block (offset not

@@ -29,10 +29,12 @@ when align > 1); free O(log n); resize in place usually O(1).
 from __future__ import annotations
 
 from ._addrtree import AddressOrdered, _Node
+from ._mypyc import mypyc_attr
 
 __all__ = ["FirstFit"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FirstFit(AddressOrdered):
     """Address-ordered first fit over a tree of holes.
 

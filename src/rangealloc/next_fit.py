@@ -39,10 +39,12 @@ from __future__ import annotations
 from ._addrtree import AddressOrdered
 from ._base import Allocator
 from ._errors import CorruptState, check_state_keys
+from ._mypyc import mypyc_attr
 
 __all__ = ["NextFit"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class NextFit(AddressOrdered):
     """Next fit (first fit from a roving pointer) over a tree of holes.
 

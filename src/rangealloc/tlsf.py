@@ -91,17 +91,19 @@ keep: O(n) and O(n log n).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, SupportsIndex, final
 
 from ._base import Allocator
 from ._bits import size_class
 from ._errors import CorruptState, as_int, check_state_keys
+from ._mypyc import mypyc_attr
 
 __all__ = ["TLSF"]
 
 DEFAULT_SL: Final = 4
 
 
+@final
 class _Hole:
     """One hole ``[start, start + size)``, linked in the bin of its class ``cls``.
 
@@ -119,6 +121,7 @@ class _Hole:
         self.next: _Hole | None = older
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class TLSF(Allocator):
     """Two-level segregated fit: O(1) alloc and free, with a fallback that never refuses a fit.
 
@@ -158,7 +161,7 @@ class TLSF(Allocator):
     _bit_of: list[int]
     _rowbit_of: list[int]
 
-    def __init__(self, capacity: int, *, sl: int = DEFAULT_SL) -> None:
+    def __init__(self, capacity: SupportsIndex, *, sl: SupportsIndex = DEFAULT_SL) -> None:
         """Make an empty TLSF over ``[0, capacity)`` with ``2**sl`` classes per power of two.
 
         Raises ``ValueError`` if ``sl`` is not in 0..8 (and as ``Allocator``).
