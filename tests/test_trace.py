@@ -309,12 +309,16 @@ def test_malformed_raises_trace_error_naming_file_and_line(
     assert isinstance(info.value, ValueError) and isinstance(info.value, rangealloc.AllocError)
 
 
-@pytest.mark.parametrize(("content", "line", "fragment"), MALFORMED, ids=[repr(m[0])[:40] for m in MALFORMED])
+# The body errors: a bad "# events" header line is reported at the end of the file, not where it is.
+MALFORMED_BODY = [m for m in MALFORMED if not (isinstance(m[0], str) and m[0].startswith("# events"))]
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "fragment"), MALFORMED_BODY, ids=[repr(m[0])[:40] for m in MALFORMED_BODY]
+)
 def test_malformed_after_a_header_counts_the_header_lines(
     tmp_path: Path, content: str | bytes, line: int, fragment: str
 ) -> None:
-    if isinstance(content, str) and content.startswith("# events"):
-        pytest.skip("the header check runs at the end of file")
     data = HEAD.encode() + (content.encode() if isinstance(content, str) else content)
     path = put(tmp_path, data)
     with pytest.raises(TraceError) as info:
