@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import operator
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import SupportsIndex
 
@@ -232,10 +233,30 @@ class IntegrityRun:
         except rangealloc.CorruptState as error:
             self.counts.failures.append(f"{self.where()}: check: {error}")
 
+    def run_out(self) -> None:
+        """Requests that cannot fit, checked as random ones are (5% of buddy's runs meet none by chance)."""
+        live = list(self.expected)
+        calls = [lambda: self.heap.alloc(self.heap.capacity)]
+        if len(live) > 1:
+            calls.append(lambda: self.heap.realloc(live[0], self.heap.capacity))
+        for call in calls:
+            self._must_run_out(call)
+
+    def _must_run_out(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except OutOfSpace:
+            self.counts.out_of_space += 1
+            self.verify_all()
+        else:
+            self.counts.failures.append(f"{self.where()}: a request of the whole capacity succeeded")
+
     def run(self, ops: int) -> Counts:
         """``ops`` steps, then everything verified and checked, then freed (each block verified first)."""
         for _ in range(ops):
             self.step()
+        if self.expected and not self.counts.out_of_space:
+            self.run_out()
         self.verify_all()
         self.check()
         for offset in list(self.expected):
