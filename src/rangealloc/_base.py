@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, SupportsIndex
+from typing import Any, ClassVar, Final, NamedTuple, SupportsIndex
 
 from ._errors import (
     CorruptState,
@@ -70,9 +70,9 @@ from ._mypyc import mypyc_attr
 __all__ = ["SNAPSHOT_FORMAT", "SNAPSHOT_VERSION", "Allocator", "Move", "Stats"]
 
 #: The ``"format"`` tag of every snapshot (``Allocator.snapshot``).
-SNAPSHOT_FORMAT = "rangealloc-snapshot"
+SNAPSHOT_FORMAT: Final = "rangealloc-snapshot"
 #: The snapshot format version this library writes and reads.
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION: Final = 1
 
 
 @dataclass(frozen=True)

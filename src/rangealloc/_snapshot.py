@@ -31,15 +31,15 @@ build.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ._base import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, Allocator
 from ._registry import POLICIES
 
 __all__ = ["restore"]
 
-_REQUIRED = ("format", "version", "policy", "capacity", "blocks")
-_OPTIONAL = ("aligns", "state")
+_REQUIRED: Final = ("format", "version", "policy", "capacity", "blocks")
+_OPTIONAL: Final = ("aligns", "state")
 
 
 def restore(snapshot: Any, policy: str | type[Allocator] | None = None) -> Allocator:
