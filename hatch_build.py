@@ -39,6 +39,7 @@ COMPILED = [
     "tlsf.py",
     "buddy.py",
     "_snapshot.py",
+    "heap.py",
 ]
 
 #: The modules left as Python, and why.
@@ -66,8 +67,6 @@ EXCLUDED = {
     "compiled policies through their public methods as any caller does",
     "trace.py": "I/O bound (text and gzip parsing through the re and gzip modules), and public "
     "classes (Trace, Recorder) that accept any attribute as plain Python classes do",
-    "heap.py": "a few dict operations per call around the policy's and memoryview's work; its "
-    "constructor checks a bool and a policy argument itself",
     "_sync.py": "one lock around one delegated call: the lock is the cost",
     "cli.py": "argument parsing and printing around library calls",
     "pictures.py": "matplotlib and terminal drawing, run once per picture",

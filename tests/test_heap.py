@@ -225,10 +225,10 @@ def test_offsets_may_be_int_like() -> None:
             return self.value
 
     heap = Heap(64, policy="first-fit")
-    a = heap.alloc(Index(4), Index(4))  # type: ignore[arg-type]
+    a = heap.alloc(Index(4), Index(4))
     assert Index(a) in heap and "a" not in heap
-    assert heap.size_of(Index(a)) == 4  # type: ignore[arg-type]
-    heap.free(Index(a))  # type: ignore[arg-type]
+    assert heap.size_of(Index(a)) == 4
+    heap.free(Index(a))
 
 
 def test_invalid_offsets_say_why() -> None:

@@ -769,9 +769,9 @@ def test_recorder_realloc_id_follows_the_block() -> None:
 
 def test_recorder_records_ints_for_int_like_arguments() -> None:
     recorder = Recorder(FirstFit(64))
-    offset = recorder.alloc(IntLike(5), align=IntLike(4))  # type: ignore[arg-type]
-    recorder.realloc(IntLike(offset), IntLike(7))  # type: ignore[arg-type]
-    recorder.free(IntLike(offset))  # type: ignore[arg-type]
+    offset = recorder.alloc(IntLike(5), align=IntLike(4))
+    recorder.realloc(IntLike(offset), IntLike(7))
+    recorder.free(IntLike(offset))
     assert recorder.events == [("a", 0, 5), ("r", 0, 7), ("f", 0, 0)]
     assert all(type(value) is int for event in recorder.events for value in event[1:])
     assert recorder.aligns == {0: 4}

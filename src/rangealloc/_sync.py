@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 from ._base import Allocator, Move, Stats
 from .heap import Heap
@@ -74,22 +74,22 @@ class SyncAllocator:
         """The policy's name."""
         return self._wrapped.name
 
-    def alloc(self, size: int, align: int = 1) -> int:
+    def alloc(self, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """``Allocator.alloc`` under the lock."""
         with self._lock:
             return self._wrapped.alloc(size, align)
 
-    def free(self, offset: int) -> None:
+    def free(self, offset: SupportsIndex) -> None:
         """``Allocator.free`` under the lock."""
         with self._lock:
             self._wrapped.free(offset)
 
-    def realloc(self, offset: int, size: int, align: int = 1) -> int:
+    def realloc(self, offset: SupportsIndex, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """``Allocator.realloc`` under the lock."""
         with self._lock:
             return self._wrapped.realloc(offset, size, align)
 
-    def reserve(self, offset: int, size: int) -> int:
+    def reserve(self, offset: SupportsIndex, size: SupportsIndex) -> int:
         """``Allocator.reserve`` under the lock."""
         with self._lock:
             return self._wrapped.reserve(offset, size)
@@ -99,12 +99,12 @@ class SyncAllocator:
         with self._lock:
             self._wrapped.clear()
 
-    def grow(self, capacity: int) -> None:
+    def grow(self, capacity: SupportsIndex) -> None:
         """``Allocator.grow`` under the lock."""
         with self._lock:
             self._wrapped.grow(capacity)
 
-    def compact(self, max_moves: int | None = None) -> list[Move]:
+    def compact(self, max_moves: SupportsIndex | None = None) -> list[Move]:
         """``Allocator.compact`` under the lock."""
         with self._lock:
             return self._wrapped.compact(max_moves)
@@ -114,7 +114,7 @@ class SyncAllocator:
         with self._lock:
             return self._wrapped.snapshot()
 
-    def size_of(self, offset: int) -> int:
+    def size_of(self, offset: SupportsIndex) -> int:
         """``Allocator.size_of`` under the lock."""
         with self._lock:
             return self._wrapped.size_of(offset)
@@ -204,17 +204,17 @@ class SyncHeap:
         """The heap itself (using it directly bypasses the lock)."""
         return self._wrapped
 
-    def alloc(self, n: int, align: int = 1) -> int:
+    def alloc(self, n: SupportsIndex, align: SupportsIndex = 1) -> int:
         """``Heap.alloc`` under the lock."""
         with self._lock:
             return self._wrapped.alloc(n, align)
 
-    def free(self, offset: int) -> None:
+    def free(self, offset: SupportsIndex) -> None:
         """``Heap.free`` under the lock."""
         with self._lock:
             self._wrapped.free(offset)
 
-    def realloc(self, offset: int, n: int) -> int:
+    def realloc(self, offset: SupportsIndex, n: SupportsIndex) -> int:
         """``Heap.realloc`` under the lock."""
         with self._lock:
             return self._wrapped.realloc(offset, n)
@@ -224,27 +224,27 @@ class SyncHeap:
         with self._lock:
             self._wrapped.clear()
 
-    def compact(self, max_moves: int | None = None) -> dict[int, int]:
+    def compact(self, max_moves: SupportsIndex | None = None) -> dict[int, int]:
         """``Heap.compact`` under the lock (every offset held by other threads must then be remapped)."""
         with self._lock:
             return self._wrapped.compact(max_moves)
 
-    def view(self, offset: int) -> memoryview:
+    def view(self, offset: SupportsIndex) -> memoryview:
         """``Heap.view`` under the lock; the view outlives it (see the contract)."""
         with self._lock:
             return self._wrapped.view(offset)
 
-    def read(self, offset: int) -> bytes:
+    def read(self, offset: SupportsIndex) -> bytes:
         """``Heap.read`` under the lock."""
         with self._lock:
             return self._wrapped.read(offset)
 
-    def write(self, offset: int, data: Buffer, start: int = 0) -> None:
+    def write(self, offset: SupportsIndex, data: Buffer, start: SupportsIndex = 0) -> None:
         """``Heap.write`` under the lock."""
         with self._lock:
             self._wrapped.write(offset, data, start)
 
-    def size_of(self, offset: int) -> int:
+    def size_of(self, offset: SupportsIndex) -> int:
         """``Heap.size_of`` under the lock."""
         with self._lock:
             return self._wrapped.size_of(offset)

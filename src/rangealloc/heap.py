@@ -80,10 +80,11 @@ import os
 import secrets
 import struct
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, SupportsIndex
 
 from ._base import Allocator, Stats
 from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace, as_int, check_align, check_size
+from ._mypyc import mypyc_attr
 from ._registry import DEFAULT_POLICY, POLICIES
 
 if TYPE_CHECKING:
@@ -92,22 +93,22 @@ if TYPE_CHECKING:
 __all__ = ["Heap", "HeapCorruption", "HeapFileError"]
 
 #: Guard bytes on each side of a block in debug mode.
-GUARD = 16
+GUARD: Final = 16
 #: The byte of the guards, of freed memory, and of fresh (never written) block bytes in debug mode.
-GUARD_BYTE = 0xFD
-POISON_BYTE = 0xDD
-FRESH_BYTE = 0xCD
+GUARD_BYTE: Final = 0xFD
+POISON_BYTE: Final = 0xDD
+FRESH_BYTE: Final = 0xCD
 
-MAGIC = b"\x89RAHEAP\n"
-VERSION = 1
-_HEADER = struct.Struct("<8sIIQQ")  # magic, version, flags, meta length, data length
-_DIGEST = 32  # sha256
-_FORMAT = "rangealloc-heap"
+MAGIC: Final = b"\x89RAHEAP\n"
+VERSION: Final = 1
+_HEADER: Final = struct.Struct("<8sIIQQ")  # magic, version, flags, meta length, data length
+_DIGEST: Final = 32  # sha256
+_FORMAT: Final = "rangealloc-heap"
 
 #: Pattern checks and fills work in chunks of this many bytes (bounded temporaries).
-_CHUNK = 1 << 16
-_PATTERNS = {b: bytes((b,)) * _CHUNK for b in (GUARD_BYTE, POISON_BYTE, FRESH_BYTE)}
-_NAMES = {GUARD_BYTE: "guard", POISON_BYTE: "poison", FRESH_BYTE: "fresh"}
+_CHUNK: Final = 1 << 16
+_PATTERNS: Final = {b: bytes((b,)) * _CHUNK for b in (GUARD_BYTE, POISON_BYTE, FRESH_BYTE)}
+_NAMES: Final = {GUARD_BYTE: "guard", POISON_BYTE: "poison", FRESH_BYTE: "fresh"}
 
 
 class HeapCorruption(CorruptState):
@@ -210,6 +211,7 @@ def _as_buffer(buffer: object) -> memoryview:
     return mem
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Heap:
     """An allocator coupled to a writable buffer: offsets in, bytes out.
 
@@ -239,11 +241,11 @@ class Heap:
 
     def __init__(
         self,
-        size: int | None = None,
+        size: SupportsIndex | None = None,
         *,
         buffer: Buffer | None = None,
         policy: str | type[Allocator] = DEFAULT_POLICY,
-        debug: bool = False,
+        debug: object = False,  # a bool: checked here, with this module's message, in both builds
     ) -> None:
         if not isinstance(debug, bool):
             raise TypeError(f"debug must be a bool, got {type(debug).__name__} {debug!r}")
@@ -275,7 +277,7 @@ class Heap:
 
     # ------------------------------------------------------------ allocation
 
-    def alloc(self, n: int, align: int = 1) -> int:
+    def alloc(self, n: SupportsIndex, align: SupportsIndex = 1) -> int:
         """Claim ``n`` bytes at a multiple of ``align``; return the offset.
 
         The bytes are not cleared (in debug mode they read 0xCD).
@@ -301,7 +303,7 @@ class Heap:
         self._requested += n
         return offset
 
-    def free(self, offset: int) -> None:
+    def free(self, offset: SupportsIndex) -> None:
         """Release the block at ``offset``.
 
         Time: the policy's free (plus O(size) in debug mode).
@@ -329,7 +331,7 @@ class Heap:
         self._check_guards(base, offset, n, end, "at free")
         _fill(self._mem, base, end, POISON_BYTE)
 
-    def realloc(self, offset: int, n: int) -> int:
+    def realloc(self, offset: SupportsIndex, n: SupportsIndex) -> int:
         """Resize the block at ``offset`` to ``n`` bytes; return its (new) offset.
 
         The first min(old, new) bytes are kept, wherever the block goes (the
@@ -386,7 +388,7 @@ class Heap:
         if self._debug:
             _fill(self._mem, 0, self._mem.nbytes, POISON_BYTE)
 
-    def compact(self, max_moves: int | None = None) -> dict[int, int]:
+    def compact(self, max_moves: SupportsIndex | None = None) -> dict[int, int]:
         """Slide blocks together (the policy's ``compact``), moving their bytes; return ``{old: new}``.
 
         Only the blocks that moved are in the result.  Every offset held
@@ -455,7 +457,7 @@ class Heap:
 
     # ---------------------------------------------------------------- memory
 
-    def view(self, offset: int) -> memoryview:
+    def view(self, offset: SupportsIndex) -> memoryview:
         """A memoryview of exactly the requested bytes of the block at ``offset``.
 
         The view stays valid until the block is freed, moved (``realloc``,
@@ -477,7 +479,7 @@ class Heap:
             raise InvalidBlock(self._not_a_block("view", offset))
         return self._mem[offset : offset + n]
 
-    def read(self, offset: int) -> bytes:
+    def read(self, offset: SupportsIndex) -> bytes:
         """A copy of the block's requested bytes.
 
         Time: O(size).  Raises ``InvalidBlock`` if no live block starts at ``offset``.
@@ -489,7 +491,7 @@ class Heap:
             raise InvalidBlock(self._not_a_block("read", offset))
         return self._mem[offset : offset + n].tobytes()
 
-    def write(self, offset: int, data: Buffer, start: int = 0) -> None:
+    def write(self, offset: SupportsIndex, data: Buffer, start: SupportsIndex = 0) -> None:
         """Copy ``data`` (any bytes-like object) into the block at ``offset``, from byte ``start`` of it.
 
         Time: O(len(data)).
@@ -532,7 +534,7 @@ class Heap:
 
     # ---------------------------------------------------------------- queries
 
-    def size_of(self, offset: int) -> int:
+    def size_of(self, offset: SupportsIndex) -> int:
         """The requested size of the block at ``offset`` (not the policy's rounding).
 
         Time: O(1).  Raises ``InvalidBlock`` if no live block starts there.

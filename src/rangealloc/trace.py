@@ -75,7 +75,7 @@ import zlib
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
-from typing import Any, BinaryIO, Final, TypeAlias
+from typing import Any, BinaryIO, Final, SupportsIndex, TypeAlias
 
 from ._base import Allocator, Stats
 from ._errors import TraceError
@@ -1215,7 +1215,7 @@ class Recorder:
 
     # ------------------------------------------------------------- recorded
 
-    def alloc(self, size: int, align: int = 1) -> int:
+    def alloc(self, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """``allocator.alloc``, recorded as ``("a", id, size)``.  Time: the policy's."""
         offset = self._allocator.alloc(size, align)
         ident = self._record_new(offset, operator.index(size))
@@ -1224,12 +1224,12 @@ class Recorder:
             self._aligns[ident] = alignment
         return offset
 
-    def free(self, offset: int) -> None:
+    def free(self, offset: SupportsIndex) -> None:
         """``allocator.free``, recorded as ``("f", id, 0)``.  Time: the policy's."""
         self._allocator.free(offset)
         self._events.append(("f", self._ids.pop(operator.index(offset)), 0))
 
-    def realloc(self, offset: int, size: int, align: int = 1) -> int:
+    def realloc(self, offset: SupportsIndex, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """``allocator.realloc``, recorded as ``("r", id, size)``.  Time: the policy's."""
         new = self._allocator.realloc(offset, size, align)
         ident = self._ids.pop(operator.index(offset))
@@ -1237,7 +1237,7 @@ class Recorder:
         self._events.append(("r", ident, operator.index(size)))
         return new
 
-    def reserve(self, offset: int, size: int) -> int:
+    def reserve(self, offset: SupportsIndex, size: SupportsIndex) -> int:
         """``allocator.reserve``, recorded as an allocation ``("a", id, size)``.  Time: the policy's."""
         result = self._allocator.reserve(offset, size)
         self._record_new(result, operator.index(size))
@@ -1270,7 +1270,7 @@ class Recorder:
 
     # ------------------------------------------------------------ delegated
 
-    def grow(self, capacity: int) -> None:
+    def grow(self, capacity: SupportsIndex) -> None:
         """``allocator.grow`` (not recorded)."""
         self._allocator.grow(capacity)
 
@@ -1289,7 +1289,7 @@ class Recorder:
         """``allocator.available``."""
         return self._allocator.available
 
-    def size_of(self, offset: int) -> int:
+    def size_of(self, offset: SupportsIndex) -> int:
         """``allocator.size_of``."""
         return self._allocator.size_of(offset)
 
