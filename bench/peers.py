@@ -63,13 +63,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import process_time_ns
 from typing import Any
 
-from run import DISTURBED, live_name, machine  # bench/run.py
+from run import DISTURBED, live_name, machine, measure  # bench/run.py
 
 import rangealloc
 from rangealloc import POLICIES, InvalidBlock, OutOfSpace, read_trace
@@ -79,13 +79,14 @@ from rangealloc._workloads import (
     CallFloor,
     NaiveSetScan,
     Replay,
+    Runner,
     Target,
     Timing,
     Workload,
     _drive,
+    fresh,
     power_law_sizes,
     power_law_workload,
-    replay,
     seed_scenario,
 )
 
@@ -136,7 +137,6 @@ TARGET_VS_NAIVE = 20.0  # naive scan / the fastest policy, seed scenario
 TARGET_COMPILED_VS_TA = 0.8  # compiled TLSF / tlsfallocator (the compiled build's targets)
 TARGET_COMPILED_VS_FLOOR = 5.0  # compiled TLSF / the call floor
 
-Runner = Callable[[Workload], Replay]
 Factory = Callable[[int], Target]
 
 
@@ -325,11 +325,6 @@ def _timed(drive: Callable[[], int]) -> tuple[int, int]:
     return elapsed, failures
 
 
-def target_runner(factory: Factory) -> Runner:
-    """Replay on a fresh ``factory(capacity)`` through the library's harness (``_workloads.replay``)."""
-    return lambda workload: replay(factory(workload.capacity), workload)
-
-
 def _drive_raw(
     allocate: Callable[[int], Any], free: Callable[[Any], None], events: list[int], handles: list[Any]
 ) -> int:
@@ -401,65 +396,6 @@ class PreparedRunner:
         target, offsets = copy.deepcopy(self.state)
         elapsed, failures = _timed(lambda: _drive(target.alloc, target.free, workload.timed, offsets))
         return Replay(elapsed, workload.pairs, self.setup_failures + failures)
-
-
-def run_rounds(
-    cases: Mapping[str, tuple[Workload, Runner]],
-    *,
-    repeat: int,
-    warmup: int,
-    on_replay: Callable[[str], None] | None = None,
-) -> dict[str, Timing]:
-    """Time named ``(workload, runner)`` cases interleaved: ``_workloads.run_cases`` with runners.
-
-    Each round runs every case once, the order rotated from round to round;
-    warm-up rounds are discarded.  Time: (warmup + repeat) x the replays.
-    Raises ``ValueError`` if repeat < 1 or warmup < 0.
-    """
-    if repeat < 1 or warmup < 0:
-        raise ValueError(f"repeat must be >= 1 and warmup >= 0, got repeat {repeat}, warmup {warmup}")
-    names = list(cases)
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    failures = dict.fromkeys(names, 0)
-    for round_ in range(warmup + repeat):
-        shift = round_ % len(names) if names else 0
-        for name in names[shift:] + names[:shift]:
-            workload, runner = cases[name]
-            result = runner(workload)
-            if round_ >= warmup:
-                samples[name].append(result.ns_per_pair)
-            failures[name] = result.failures
-            if on_replay is not None:
-                on_replay(name)
-    return {name: Timing(name, samples[name], failures[name]) for name in names}
-
-
-def measure(
-    title: str, cases: Mapping[str, tuple[Workload, Runner]], *, repeat: int, warmup: int
-) -> dict[str, Timing]:
-    """``run_rounds`` with progress on a terminal; print and return the timings."""
-    print(title, flush=True)
-    started = time.perf_counter()
-    total = (warmup + repeat) * len(cases)
-    done = 0
-    live_progress = sys.stdout.isatty()
-
-    def tick(name: str) -> None:
-        nonlocal done
-        done += 1
-        if live_progress:
-            print(f"\r  {done}/{total} replays ({name})".ljust(78), end="", flush=True)
-
-    timings = run_rounds(cases, repeat=repeat, warmup=warmup, on_replay=tick)
-    line = f"  {total} replays in {time.perf_counter() - started:.1f} s"
-    print(f"\r{line:<78}" if live_progress else line, flush=True)
-    for name, timing in timings.items():
-        print(
-            f"    {name:<32} median {timing.median:>12,.0f}  min {timing.min:>12,.0f} ns/pair"
-            f"  failures {timing.failures}",
-            flush=True,
-        )
-    return timings
 
 
 # ---------------------------------------------------------------- workloads
@@ -619,18 +555,18 @@ def _load() -> list[float]:
 
 def policy_runners(names: Iterable[str]) -> dict[str, Runner]:
     """Runners for the named policies of ``rangealloc.POLICIES``."""
-    return {name: target_runner(POLICIES[name]) for name in names}
+    return {name: fresh(POLICIES[name]) for name in names}
 
 
 def peer_runners(modules: dict[str, Any], workload: Workload, *, virtual: bool) -> dict[str, Runner]:
     """tlsfallocator by offset and raw (nodes enough for ``workload``), virtual-allocator if ``virtual``."""
     max_allocs = max_allocs_for(workload)
     runners: dict[str, Runner] = {
-        TA: target_runner(lambda capacity: TlsfAllocatorByOffset(capacity, max_allocs)),
+        TA: fresh(lambda capacity: TlsfAllocatorByOffset(capacity, max_allocs)),
         TA_RAW: raw_runner(modules["TLSFAllocator"], max_allocs),
     }
     if virtual:
-        runners[VA] = target_runner(VirtualAllocatorByOffset)
+        runners[VA] = fresh(VirtualAllocatorByOffset)
     return runners
 
 
@@ -638,9 +574,9 @@ def run_seed(config: Config, seed: int, modules: dict[str, Any]) -> list[dict[st
     """The seed scenario: every policy, the naive scan, both peers, the call floor."""
     workload = seed_scenario(seed, config.seed_events)
     runners = policy_runners(POLICIES)
-    runners[NAIVE] = target_runner(NaiveSetScan)
+    runners[NAIVE] = fresh(NaiveSetScan)
     runners.update(peer_runners(modules, workload, virtual=True))
-    runners[FLOOR] = target_runner(CallFloor)
+    runners[FLOOR] = fresh(CallFloor)
     load = _load()
     timings = measure(
         "seed scenario",
@@ -673,7 +609,7 @@ def run_power_law(config: Config, seed: int, modules: dict[str, Any]) -> list[di
         for live, workload in workloads.items():
             runners = policy_runners(name for name in POLICIES if name != "bitmap")
             runners.update(peer_runners(modules, workload, virtual=False))
-            runners[FLOOR] = target_runner(CallFloor)
+            runners[FLOOR] = fresh(CallFloor)
             cases.update((f"{live_name(live)}/{name}", (workload, r)) for name, r in runners.items())
         load = _load()
         lives = ", ".join(live_name(live) for live in config.live)
@@ -729,7 +665,7 @@ def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict
             print(f"{runner.setup_seconds:.0f} s", flush=True)
             prepared[live] = runner.setup_seconds
             runners[VA] = runner
-            runners[FLOOR] = target_runner(CallFloor)
+            runners[FLOOR] = fresh(CallFloor)
             cases.update((f"{live_name(live)}/{name}", (workload, r)) for name, r in runners.items())
         load = _load()
         lives = ", ".join(live_name(live) for live in workloads)
@@ -775,7 +711,7 @@ def run_traces(config: Config, paths: Sequence[Path], modules: dict[str, Any]) -
             skipped["bitmap"] = SKIP_BITMAP_TRACES
         runners = policy_runners(names)
         runners.update(peer_runners(modules, workload, virtual=False))
-        runners[FLOOR] = target_runner(CallFloor)
+        runners[FLOOR] = fresh(CallFloor)
         load = _load()
         timings = measure(
             f"trace {workload.name} ({len(workload.timed):,} events, capacity {workload.capacity:,})",

@@ -29,7 +29,7 @@ one section can be re-run alone; ``--quick`` writes to ``bench/results/quick/``
 
 Every timed workload is generated once and replayed on a fresh allocator per
 implementation and per round; implementations (and live counts) are
-interleaved in each round (``run_cases``); warm-up rounds are discarded; min
+interleaved in each round (``run_runners``); warm-up rounds are discarded; min
 and median of the repeats are reported, in ns per alloc+free pair.  The call
 floor is timed alongside in every timed table.
 """
@@ -46,7 +46,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -59,16 +59,18 @@ from rangealloc._workloads import (
     NAIVE,
     TABLE_FLOOR,
     CallFloor,
+    Runner,
     TableFloor,
     Target,
     Timing,
     Workload,
     fill,
+    fresh,
     implementations,
     power_law_sizes,
     power_law_workload,
     refill,
-    run_cases,
+    run_runners,
     seed_scenario,
     uniform_sizes,
 )
@@ -184,9 +186,13 @@ def sl_name(sl: int) -> str:
 
 
 def measure(
-    title: str, cases: dict[str, tuple[Workload, Factory]], *, repeat: int, warmup: int
+    title: str, cases: Mapping[str, tuple[Workload, Runner]], *, repeat: int, warmup: int
 ) -> dict[str, Timing]:
-    """Time ``cases`` interleaved (``run_cases``), showing progress; print and return the timings."""
+    """Time ``cases`` interleaved (``run_runners``), showing progress; print and return the timings.
+
+    A case's runner is ``fresh(factory)`` for a policy (see ``runs``), or a
+    peer's own loop (bench/peers.py).
+    """
     print(title, flush=True)
     started = time.perf_counter()
     done = 0
@@ -199,16 +205,21 @@ def measure(
         if live_progress:
             print(f"\r  {done}/{total} replays ({name})".ljust(78), end="", flush=True)
 
-    timings = run_cases(cases, repeat=repeat, warmup=warmup, on_replay=tick)
+    timings = run_runners(cases, repeat=repeat, warmup=warmup, on_replay=tick)
     line = f"  {total} replays in {time.perf_counter() - started:.1f} s"
     print(f"\r{line:<78}" if live_progress else line, flush=True)
     for name, timing in timings.items():
         print(
-            f"    {name:<24} median {timing.median:>10,.0f}  min {timing.min:>10,.0f} ns/pair"
+            f"    {name:<32} median {timing.median:>12,.0f}  min {timing.min:>12,.0f} ns/pair"
             f"  failures {timing.failures}",
             flush=True,
         )
     return timings
+
+
+def runs(workload: Workload, factories: Mapping[str, Factory]) -> dict[str, tuple[Workload, Runner]]:
+    """The cases of ``measure`` that replay ``workload`` on a fresh allocator from each factory."""
+    return {name: (workload, fresh(factory)) for name, factory in factories.items()}
 
 
 def measure_grid(
@@ -224,7 +235,7 @@ def measure_grid(
     Time: (warmup + repeat) x workloads x factories replays.
     """
     cases = {
-        f"{live_name(live)}/{name}": (workload, factory)
+        f"{live_name(live)}/{name}": (workload, fresh(factory))
         for live, workload in workloads.items()
         for name, factory in factories.items()
     }
@@ -303,7 +314,7 @@ def run_seed(config: Config, seed: int) -> dict[str, Any]:
     factories = implementations(POLICIES)
     factories[FLOOR] = CallFloor
     workload = seed_scenario(seed, config.seed_events)
-    cases = {name: (workload, factory) for name, factory in factories.items()}
+    cases = runs(workload, factories)
     title = "seed scenario: every policy, the naive scan, the call floor"
     timings = measure(title, cases, repeat=config.seed_repeat, warmup=config.warmup)
     seed_record = record(workload, timings, {}, kind="seed", live=None, repeat=config.seed_repeat)
@@ -749,7 +760,7 @@ def run_floor(config: Config, seed: int) -> dict[str, Any]:
     for workload, live, repeat in workloads:
         chosen, skipped = _chosen(workload.capacity, POLICIES)
         chosen[FLOOR] = CallFloor
-        cases = {name: (workload, factory) for name, factory in chosen.items()}
+        cases = runs(workload, chosen)
         timings = measure(f"floor: {workload.name}", cases, repeat=repeat, warmup=config.warmup)
         for name, reason in skipped.items():
             print(f"    {name}: skipped, {reason}")

@@ -12,15 +12,19 @@ from rangealloc._workloads import (
     CallFloor,
     Fill,
     NaiveSetScan,
+    Replay,
+    Runner,
     TableFloor,
     Workload,
     fill,
+    fresh,
     implementations,
     power_law_sizes,
     power_law_workload,
     refill,
     replay,
     run_cases,
+    run_runners,
     run_side_by_side,
     seed_scenario,
     uniform_sizes,
@@ -387,6 +391,35 @@ def test_run_side_by_side_interleaves_and_rotates() -> None:
         assert len(timing.samples) == 2  # the warm-up round is discarded
         assert timing.min <= timing.median
         assert timing.failures == 0
+
+
+def test_run_runners_times_any_runner_with_its_own_workload() -> None:
+    """A runner is any workload -> Replay callable (bench/peers.py times peers' own loops with it)."""
+    small, large = seed_scenario(0, 100), seed_scenario(1, 300)
+    seen: list[tuple[str, Workload]] = []
+
+    def fixed(name: str, ns: int) -> Runner:
+        def run(workload: Workload) -> Replay:
+            seen.append((name, workload))
+            return Replay(ns * int(workload.pairs), workload.pairs, 0)
+
+        return run
+
+    timings = run_runners(
+        {
+            "a": (small, fixed("a", 10)),
+            "b": (large, fixed("b", 30)),
+            "c": (small, fresh(rangealloc.FirstFit)),
+        },
+        repeat=2,
+        warmup=1,
+    )
+    assert [name for name, _ in seen] == ["a", "b", "b", "a", "a", "b"], "rotated; c is timed too, not seen"
+    assert all(workload is (small if name == "a" else large) for name, workload in seen)
+    assert timings["a"].samples == [10, 10] and timings["b"].samples == [30, 30]
+    assert timings["c"].failures == 0 and len(timings["c"].samples) == 2
+    with pytest.raises(ValueError, match="warmup"):
+        run_runners({"a": (small, fixed("a", 1))}, warmup=-1)
 
 
 def test_run_side_by_side_rejects_bad_counts() -> None:

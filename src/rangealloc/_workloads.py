@@ -69,17 +69,20 @@ __all__ = [
     "Fill",
     "NaiveSetScan",
     "Replay",
+    "Runner",
     "TableFloor",
     "Target",
     "Timing",
     "Workload",
     "fill",
+    "fresh",
     "implementations",
     "power_law_sizes",
     "power_law_workload",
     "refill",
     "replay",
     "run_cases",
+    "run_runners",
     "run_side_by_side",
     "seed_scenario",
     "uniform_sizes",
@@ -699,10 +702,43 @@ def run_cases(
 
     The general form: the cases may be different workloads (the same policy
     at 1k and at 100k live blocks), so that a ratio between two of them is
-    also measured side by side.  ``on_replay(name)`` is called after each
-    replay with the case's name.
+    also measured side by side.  ``run_runners`` with ``fresh(factory)``.
 
     Time: (warmup + repeat) x the replays.  Raises ``ValueError`` if repeat < 1
+    or warmup < 0.  The result keeps the cases' order.
+    """
+    runners = {name: (workload, fresh(factory)) for name, (workload, factory) in cases.items()}
+    return run_runners(runners, repeat=repeat, warmup=warmup, on_replay=on_replay)
+
+
+#: Runs a workload and reports the timed part: ``fresh(factory)``, or a peer's own loop (bench/peers.py).
+Runner = Callable[[Workload], Replay]
+
+
+def fresh(factory: Callable[[int], Target]) -> Runner:
+    """The runner that replays a workload on a new ``factory(workload.capacity)`` (``replay``)."""
+
+    def run(workload: Workload) -> Replay:
+        return replay(factory(workload.capacity), workload)
+
+    return run
+
+
+def run_runners(
+    cases: Mapping[str, tuple[Workload, Runner]],
+    *,
+    repeat: int = 5,
+    warmup: int = 1,
+    on_replay: Callable[[str], None] | None = None,
+) -> dict[str, Timing]:
+    """Time named ``(workload, runner)`` cases interleaved: the loop under every side-by-side table.
+
+    Each round runs every case once, the order rotated from round to round,
+    so a slow spell of the machine touches every case alike; warm-up rounds
+    are discarded.  ``on_replay(name)`` is called after each run with the
+    case's name (for progress bars).
+
+    Time: (warmup + repeat) x the runs.  Raises ``ValueError`` if repeat < 1
     or warmup < 0.  The result keeps the cases' order.
     """
     if repeat < 1 or warmup < 0:
@@ -713,8 +749,8 @@ def run_cases(
     for round_ in range(warmup + repeat):
         shift = round_ % len(names) if names else 0
         for name in names[shift:] + names[:shift]:
-            workload, factory = cases[name]
-            result = replay(factory(workload.capacity), workload)
+            workload, runner = cases[name]
+            result = runner(workload)
             if round_ >= warmup:
                 samples[name].append(result.ns_per_pair)
             failures[name] = result.failures

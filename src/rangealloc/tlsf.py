@@ -173,9 +173,6 @@ class TLSF(Allocator):
         self._mask = (1 << sl) - 1
         super().__init__(capacity)
 
-    # ------------------------------------------------------------- hot paths
-
-
     def _snapshot_state(self) -> dict[str, int]:
         return {"sl": self._sl}
 
@@ -186,6 +183,9 @@ class TLSF(Allocator):
         if not 0 <= sl <= 8:
             raise ValueError(f"snapshot state: tlsf sl {sl} is not in 0..8")
         return cls(capacity, sl=sl)
+
+    # ------------------------------------------------------------- hot paths
+
     def _alloc(self, size: int, align: int) -> int:
         sl = self._sl
         mask = self._mask
