@@ -239,6 +239,25 @@ def test_interior_and_free_offsets_are_not_blocks(policy: str) -> None:
     assert 1000 not in a
 
 
+@pytest.mark.parametrize("kind", ["allocator", "heap"])
+def test_membership_takes_int_likes_and_answers_no_for_anything_else(policy: str, kind: str) -> None:
+    """``in`` asks, it does not check arguments: a non-int is no block start, never an error."""
+    space: Allocator | rangealloc.Heap
+    if kind == "allocator":
+        space = rangealloc.create(policy, 32)
+        start = space.reserve(8, 8)
+    else:
+        space = rangealloc.Heap(32, policy=policy)
+        start = space.alloc(8)
+    assert start in space
+    assert IntLike(start) in space
+    assert IntLike(start + 1) not in space
+    assert IntLike(-1) not in space
+    for value in (float(start), str(start), None, True, [start], object()):
+        assert value not in space, value
+    assert len(space) == 1
+
+
 @pytest.mark.parametrize("policy", ANY_RESERVE)
 def test_blocks_and_holes_are_in_address_order(policy: str) -> None:
     a = rangealloc.create(policy, 100)

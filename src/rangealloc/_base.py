@@ -64,6 +64,7 @@ from ._errors import (
     check_offset,
     check_size,
     check_state_keys,
+    key_of,
 )
 from ._mypyc import mypyc_attr
 
@@ -539,12 +540,7 @@ class Allocator:
 
     def __contains__(self, offset: object) -> bool:
         """``offset in a``: is ``offset`` the start of a live block?  Time: O(1)."""
-        if type(offset) is not int:
-            try:
-                offset = as_int(offset, "offset")
-            except TypeError:
-                return False
-        return offset in self._blocks
+        return (offset if type(offset) is int else key_of(offset)) in self._blocks
 
     def __len__(self) -> int:
         """The number of live blocks.  Time: O(1)."""

@@ -77,6 +77,23 @@ def as_int(value: object, name: str) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
 
 
+def key_of(value: object) -> int:
+    """``value`` as an int to look up in a table of offsets: -1 (never an offset) if it is not int-like.
+
+    What ``offset in allocator`` needs: membership asks, it does not check
+    arguments, so a float or None is simply not a block start.  Time: O(1).
+
+    >>> key_of(7), key_of(7.0), key_of(True)
+    (7, -1, -1)
+    """
+    if type(value) is int:
+        return value
+    try:
+        return as_int(value, "offset")
+    except TypeError:
+        return -1
+
+
 def check_size(value: object, name: str = "size") -> int:
     """Return ``value`` as an int > 0, or raise ``TypeError``/``ValueError``.
 

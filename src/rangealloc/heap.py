@@ -83,7 +83,16 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, SupportsIndex
 
 from ._base import Allocator, Stats
-from ._errors import AllocError, CorruptState, InvalidBlock, OutOfSpace, as_int, check_align, check_size
+from ._errors import (
+    AllocError,
+    CorruptState,
+    InvalidBlock,
+    OutOfSpace,
+    as_int,
+    check_align,
+    check_size,
+    key_of,
+)
 from ._mypyc import mypyc_attr
 from ._registry import DEFAULT_POLICY, POLICIES
 
@@ -552,12 +561,7 @@ class Heap:
 
     def __contains__(self, offset: object) -> bool:
         """``offset in heap``: is ``offset`` the start of a live block?  Time: O(1)."""
-        if type(offset) is not int:
-            try:
-                offset = as_int(offset, "offset")
-            except TypeError:
-                return False
-        return offset in self._sizes
+        return (offset if type(offset) is int else key_of(offset)) in self._sizes
 
     def __len__(self) -> int:
         """The number of live blocks.  Time: O(1)."""
