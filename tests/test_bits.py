@@ -18,7 +18,16 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from model import align_up
 
 from rangealloc._addrtree import NIL, HoleTree, _Node
-from rangealloc._bits import aligned_mask, fit_starts, lowest_set, runs, trailing_ones
+from rangealloc._bits import (
+    aligned_mask,
+    fit_starts,
+    leading_ones,
+    longest_run,
+    lowest_set,
+    run_steps,
+    runs,
+    trailing_ones,
+)
 
 # ------------------------------------------------------------- naive versions
 
@@ -49,6 +58,25 @@ def naive_fit_starts(free: int, size: int) -> int:
 
 def naive_aligned_mask(capacity: int, align: int) -> int:
     return sum(1 << i for i in range(0, capacity, align))
+
+
+def naive_leading_ones(x: int, width: int) -> int:
+    count = 0
+    while count < width and x >> (width - 1 - count) & 1:
+        count += 1
+    return count
+
+
+def naive_longest_run(x: int) -> int:
+    return max((length for _, length in naive_runs(x)), default=0)
+
+
+def naive_run_steps_apply(free: int, size: int) -> int:
+    """``fit_starts`` by ``run_steps``: apply the shifts the helper returns."""
+    run = free
+    for step in run_steps(size):
+        run &= run >> step
+    return run
 
 
 def naive_runs(x: int) -> list[tuple[int, int]]:
@@ -87,6 +115,29 @@ def test_fit_starts_below_2_to_the_10(size: int) -> None:
         assert fit_starts(free, size) == naive_fit_starts(free, size), (bin(free), size)
 
 
+def test_leading_ones_every_width_up_to_12() -> None:
+    for width in range(13):
+        for x in range(1 << width):
+            assert leading_ones(x, width) == naive_leading_ones(x, width), (bin(x), width)
+
+
+def test_longest_run_below_2_to_the_14() -> None:
+    # Both ways out of the doubling: one block of run starts left (no search), several (binary search).
+    for x in range(1 << 14):
+        assert longest_run(x) == naive_longest_run(x), bin(x)
+
+
+def test_run_steps_remembered_or_not_give_the_same_shifts() -> None:
+    # Sizes below 2**12 are remembered after the first call; the rest are computed each time.
+    free = (1 << 9000) - 1 ^ (1 << 4500)  # one used slot in the middle: runs of 4500 and 4499
+    for size in (*range(1, 70), 4094, 4095, 4096, 4097, 4499, 4500, 4501):
+        first = run_steps(size)
+        assert run_steps(size) == first
+        assert sum(first) == size - 1, size  # the shifts cover the run: i .. i + size - 1
+        assert naive_run_steps_apply(free, size) == fit_starts(free, size)
+        assert bool(fit_starts(free, size)) == (size <= 4500), size
+
+
 def test_aligned_mask_small() -> None:
     for align in (1 << k for k in range(10)):
         for capacity in range(300):
@@ -112,6 +163,20 @@ def test_trailing_ones_wide(x: int) -> None:
 @given(x=wide)
 def test_runs_wide(x: int) -> None:
     assert runs(x) == naive_runs(x)
+
+
+@given(x=wide, width=st.integers(min_value=0, max_value=210))
+def test_leading_ones_wide(x: int, width: int) -> None:
+    x &= (1 << width) - 1
+    assert leading_ones(x, width) == naive_leading_ones(x, width)
+    assert leading_ones((1 << width) - 1, width) == width
+
+
+@given(x=wide, start=st.integers(min_value=0, max_value=150), length=st.integers(min_value=0, max_value=120))
+def test_longest_run_wide(x: int, start: int, length: int) -> None:
+    assert longest_run(x) == naive_longest_run(x)
+    x |= ((1 << length) - 1) << start  # and with one long run planted
+    assert longest_run(x) == naive_longest_run(x)
 
 
 @given(free=wide, size=st.integers(min_value=1, max_value=70))

@@ -420,6 +420,104 @@ def test_check_catches_a_block_the_map_does_not_know(policy: str) -> None:
     assert_corrupt(a)
 
 
+# The bitmap's large mode (chunks under a segment tree), at the layout's 64 slots:
+# ``ChunkedBitmap`` switches to it above 16 slots, with chunks of 8 under 8 leaves
+# (nodes 8 .. 15 are the chunks, 1 is the root).  The layout's summaries:
+#
+#     chunk (node)   0 (8)  1 (9)  2 (10)  3 (11)  4 (12)  5 (13)  6 (14)  7 (15)
+#     pre / suf      0 / 4  2 / 0  8 / 8   6 / 0   0 / 6   8 / 8   2 / 0   0 / 0
+#     best           4      2      8       6       6       8       2       0
+#
+#     node 4: best 6   node 5: pre 14, best 14   node 6: suf 14, best 14   node 7: best 2
+#     node 2: best 14  node 3: best 16 (the hole [34, 50))                 node 1: best 16
+
+
+class ChunkedBitmap(Bitmap):
+    """The bitmap in large mode above 16 slots, with 8-slot chunks."""
+
+    small_limit = 16
+    chunk_bits = 8
+
+
+def chunked_layout(capacity: int = CAPACITY, blocks: list[tuple[int, int]] = BLOCKS) -> ChunkedBitmap:
+    a = ChunkedBitmap(capacity)
+    for offset, size in blocks:
+        a.reserve(offset, size)
+    assert a._large
+    a.check()
+    return a
+
+
+@pytest.mark.parametrize(
+    ("summary", "node", "value", "rule"),
+    [
+        ("_pre", 9, 1, "chunk 1 summary: pre is 1, should be 2"),
+        ("_suf", 8, 3, "chunk 0 summary: suf is 3, should be 4"),
+        ("_best", 11, 5, "chunk 3 summary: best is 5, should be 6"),
+        ("_best", 15, 1, "chunk 7 summary: best is 1, should be 0"),
+        ("_pre", 5, 13, "tree node 5: pre is 13, should be 14"),
+        ("_suf", 6, 15, "tree node 6: suf is 15, should be 14"),
+        ("_best", 5, 13, "tree node 5: best is 13, should be 14"),
+        ("_best", 2, 15, "tree node 2: best is 15, should be 14"),
+    ],
+)
+def test_check_catches_a_wrong_chunk_or_node_summary(summary: str, node: int, value: int, rule: str) -> None:
+    # Below the root: the summaries the first-fit descent trusts, which nothing else reads.
+    a = chunked_layout()
+    getattr(a, summary)[node] = value
+    assert_corrupt(a, rule)
+
+
+def test_check_catches_a_wrong_root_summary() -> None:
+    a = chunked_layout()
+    a._best[1] = 15
+    assert_corrupt(a, "largest hole")
+
+
+def test_check_catches_a_chunk_bit_against_the_block_table() -> None:
+    a = chunked_layout()
+    a._chunks[0] |= 1  # slot 0 is in the block [0, 4)
+    assert_corrupt(a)  # holes() shows [0, 1) over the block
+    with pytest.raises(CorruptState, match=r"slot 0 is marked free against the block table \(chunk 0\)"):
+        a._check_policy()
+    a = chunked_layout()
+    a._chunks[4] &= ~(1 << 3)  # slot 35 is free
+    with pytest.raises(CorruptState, match=r"slot 35 is marked used against the block table \(chunk 4\)"):
+        a._check_policy()
+
+
+@pytest.mark.parametrize(("capacity", "chunk", "bit", "slot"), [(60, 7, 7, 63), (40, 6, 0, 48)])
+def test_check_catches_a_free_bit_past_the_capacity(capacity: int, chunk: int, bit: int, slot: int) -> None:
+    # In the last chunk (60 slots: 4 bits past the capacity) or in a padding chunk (40 slots: 5 of 8 leaves).
+    a = chunked_layout(capacity, [])
+    a._chunks[chunk] |= 1 << bit
+    assert_corrupt(a)
+    with pytest.raises(CorruptState, match=f"slot {slot}, at or above capacity {capacity}, is marked free"):
+        a._check_policy()
+
+
+def test_check_catches_a_small_map_in_large_mode() -> None:
+    a = chunked_layout()
+    a._map = 1 << 5
+    assert_corrupt(a, "small map is not 0")
+
+
+def test_check_catches_the_wrong_mode() -> None:
+    a = chunked_layout()
+    a._large = False
+    a._map = (1 << CAPACITY) - 1 ^ sum(((1 << size) - 1) << offset for offset, size in BLOCKS)
+    assert_corrupt(a, "small mode at capacity 64")
+
+
+def test_check_catches_a_tree_of_the_wrong_size() -> None:
+    a = chunked_layout()
+    a._pre.append(0)
+    assert_corrupt(a, "17 pre entries, should be 16")
+    a = chunked_layout()
+    a._leaves = 16
+    assert_corrupt(a, "16 leaves for 8 chunks")
+
+
 # ------------------------------------------------------------- next fit
 
 

@@ -16,6 +16,8 @@ __all__ = [
     "aligned_mask",
     "class_floor",
     "fit_starts",
+    "leading_ones",
+    "longest_run",
     "lowest_set",
     "run_steps",
     "runs",
@@ -45,15 +47,69 @@ def trailing_ones(x: int) -> int:
     return (~x & (x + 1)).bit_length() - 1
 
 
+def leading_ones(x: int, width: int) -> int:
+    """Number of consecutive set bits at the top of the ``width``-bit field ``0 <= x < 2**width``.
+
+    ``x ^ (2**width - 1)`` turns them into the leading zeros of the field.
+
+    >>> leading_ones(0b1101, 4), leading_ones(0b1111, 4), leading_ones(0b1111, 6)
+    (2, 4, 0)
+    """
+    return width - (x ^ ((1 << width) - 1)).bit_length()
+
+
+def longest_run(x: int) -> int:
+    """Length of the longest run of set bits of ``x >= 0`` (0 if ``x`` is 0).
+
+    Doubling, then binary search, on the run starts of ``fit_starts``: while
+    ``x`` marks the starts of runs of ``n`` ones, ``x & x >> k`` (``k <= n``)
+    marks those of ``n + k`` ones.  So ``x &= x >> n`` doubles ``n`` until no
+    run of ``2n`` is left, and halving steps add the rest.  When the starts
+    left form one block of set bits (one run of ``n`` or more ones: the
+    common case), there is no search: that run has ``n - 1`` ones more than
+    the block has bits.
+
+    Time: O(log result) big-int operations on ``x``.
+
+    >>> longest_run(0), longest_run(0b1011_1110_0111), longest_run((1 << 100) - 1)
+    (0, 5, 100)
+    """
+    if not x:
+        return 0
+    length = 1
+    while True:
+        doubled = x & (x >> length)
+        if not doubled:
+            break
+        x = doubled
+        length <<= 1
+    if not (x + (x & -x)) & x:  # one block of starts: one run of length or more ones
+        return length - 1 + x.bit_count()
+    step = length >> 1
+    while step:
+        longer = x & (x >> step)
+        if longer:
+            x = longer
+            length += step
+        step >>= 1
+    return length
+
+
 def run_steps(size: int) -> tuple[int, ...]:
     """The shifts that turn a bit map into the starts of runs of ``size`` set bits.
 
     Doubling: after ``r &= r >> k`` with ``k = 1, 2, 4, ...`` bit ``i`` means
     "``2k`` ones from ``i``"; a last shift by ``size - k`` covers the rest.
 
+    Remembered for sizes below ``2**12`` (at most 4096 short tuples): the
+    large mode of the bitmap searches its chunks with them on every alloc.
+
     >>> run_steps(1), run_steps(4), run_steps(7)
     ((), (1, 2), (1, 2, 3))
     """
+    known = _KNOWN_STEPS.get(size)
+    if known is not None:
+        return known
     steps: list[int] = []
     k = 1
     while k << 1 <= size:
@@ -61,7 +117,13 @@ def run_steps(size: int) -> tuple[int, ...]:
         k <<= 1
     if k < size:
         steps.append(size - k)
-    return tuple(steps)
+    result = tuple(steps)
+    if size < 1 << 12:
+        _KNOWN_STEPS[size] = result
+    return result
+
+
+_KNOWN_STEPS: Final[dict[int, tuple[int, ...]]] = {}
 
 
 #: ``run_steps`` of the small sizes, looked up rather than computed on the hot path.
