@@ -38,7 +38,7 @@ round, the call floor included), CPU time, ns per alloc+free pair:
 
 * ``seed``: the seed scenario, every policy, the naive set scan, the peers;
 * ``power-law``: 1k/10k/100k live blocks in 2**20 and 2**30 slots (bitmap
-  left out: see ``SKIP_BITMAP``), 20,000 timed pairs;
+  in 2**20 only: 2**30 is above its ``max_capacity``), 20,000 timed pairs;
 * ``virtual-allocator``: 1k and 10k live blocks in both spaces with the
   same generator, fewer timed pairs (a prefix of the same churn), every
   policy and both peers; virtual-allocator's untimed part is replayed once
@@ -108,18 +108,16 @@ NO_SPACE = 0xFFFFFFFF
 TA_MAX_CAPACITY = (1 << 32) - 1
 #: OffsetAllocator's default maxAllocs in C++ (the binding has no default).
 TA_DEFAULT_MAX_ALLOCS = 128 * 1024
-#: Why bitmap is not in the power-law and trace tables (it is in the seed and virtual-allocator ones).
-SKIP_BITMAP = (
-    "0.1-0.35 ms per pair in 2**20 slots (see the virtual-allocator section) and slower in larger "
-    "spaces: the untimed part at 100k live blocks alone would take about a minute per replay"
-)
-#: Traces whose fixed space is at most this many slots also run bitmap.
-BITMAP_TRACE_LIMIT = 1 << 20
-#: Why bitmap is not in most trace tables.
-SKIP_BITMAP_TRACES = (
-    f"capacity above {BITMAP_TRACE_LIMIT:,} slots (2**20): 0.3-1 ms per pair there (a quick run on the "
-    "first 20,000 events), so a whole trace would take from half a minute to a quarter of an hour per replay"
-)
+#: Why bitmap is not in some tables: the space is larger than it accepts.
+SKIP_BITMAP = f"capacity above its max_capacity ({POLICIES['bitmap'].max_capacity:,} slots, 2**24)"
+
+
+def fitting_policies(capacity: int) -> tuple[list[str], dict[str, str]]:
+    """The policies whose ``max_capacity`` holds ``capacity`` slots; the others (bitmap) with why."""
+    names = [name for name, cls in POLICIES.items() if capacity <= cls.max_capacity]
+    return names, {name: SKIP_BITMAP for name in POLICIES if name not in names}
+
+
 #: Why virtual-allocator is not in the trace tables.
 SKIP_VA_TRACES = (
     "O(n) per call: about 1 ms per pair at 1k live blocks and 9-16 ms at 10k (the virtual-allocator "
@@ -598,16 +596,17 @@ def run_seed(config: Config, seed: int, modules: dict[str, Any]) -> list[dict[st
 
 
 def run_power_law(config: Config, seed: int, modules: dict[str, Any]) -> list[dict[str, Any]]:
-    """Power-law sizes at each live count in 2**20 and 2**30 slots: policies but bitmap, tlsfallocator."""
+    """Power-law sizes at each live count in 2**20 and 2**30 slots: the policies that fit, tlsfallocator."""
     records: list[dict[str, Any]] = []
     for exponent in SPACES:
         capacity = 1 << exponent
         workloads = {
             live: power_law_workload(capacity, live, pairs=config.pairs, seed=seed) for live in config.live
         }
+        names, skipped = fitting_policies(capacity)
         cases: dict[str, tuple[Workload, Runner]] = {}
         for live, workload in workloads.items():
-            runners = policy_runners(name for name in POLICIES if name != "bitmap")
+            runners = policy_runners(names)
             runners.update(peer_runners(modules, workload, virtual=False))
             runners[FLOOR] = fresh(CallFloor)
             cases.update((f"{live_name(live)}/{name}", (workload, r)) for name, r in runners.items())
@@ -631,7 +630,7 @@ def run_power_law(config: Config, seed: int, modules: dict[str, Any]) -> list[di
                     label=f"2**{exponent} {live_name(live)}",
                     repeat=config.repeat,
                     warmup=config.warmup,
-                    skipped={"bitmap": SKIP_BITMAP},
+                    skipped=skipped,
                     live=live,
                     load=[load, after],
                 )
@@ -654,10 +653,10 @@ def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict
             live: power_law_workload(capacity, live, pairs=pairs, seed=seed)
             for live, pairs in config.va_pairs.items()
         }
+        names, skipped = fitting_policies(capacity)
         cases: dict[str, tuple[Workload, Runner]] = {}
         prepared: dict[int, float] = {}
         for live, workload in workloads.items():
-            names = [name for name in POLICIES if capacity <= POLICIES[name].max_capacity]
             runners = policy_runners(names)
             runners.update(peer_runners(modules, workload, virtual=False))
             print(f"virtual-allocator: untimed part of {workload.name} ...", end=" ", flush=True)
@@ -676,7 +675,6 @@ def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict
             warmup=config.warmup,
         )
         after = _load()
-        skipped = {} if capacity <= POLICIES["bitmap"].max_capacity else {"bitmap": "above its max_capacity"}
         for live, workload in workloads.items():
             prefix = f"{live_name(live)}/"
             mine = {key[len(prefix) :]: timing for key, timing in timings.items() if key.startswith(prefix)}
@@ -705,10 +703,8 @@ def run_traces(config: Config, paths: Sequence[Path], modules: dict[str, Any]) -
         trace = trace_workload(path, limit=config.trace_events)
         workload = trace.workload
         print(f"trace {workload.name}: read in {time.process_time() - started:.1f} s", flush=True)
-        names = [name for name in POLICIES if name != "bitmap" or workload.capacity <= BITMAP_TRACE_LIMIT]
-        skipped = {VA: SKIP_VA_TRACES}
-        if "bitmap" not in names:
-            skipped["bitmap"] = SKIP_BITMAP_TRACES
+        names, skipped = fitting_policies(workload.capacity)
+        skipped[VA] = SKIP_VA_TRACES
         runners = policy_runners(names)
         runners.update(peer_runners(modules, workload, virtual=False))
         runners[FLOOR] = fresh(CallFloor)

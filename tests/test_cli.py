@@ -193,21 +193,28 @@ def test_compare_traces_table_and_plot(
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_compare_skips_bitmap_on_large_traces_unless_named(
+def test_compare_skips_a_policy_whose_space_cannot_hold_the_trace(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "big.trace"
-    write_trace([("a", 0, 100_000), ("f", 0, 0)], path)
-    assert main(["compare", str(path), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert "bitmap" not in {row["policy"] for row in report["traces"]}
-    (skip,) = report["skipped"]
-    assert skip["policy"] == "bitmap" and skip["trace"] == "big"
-    assert "peak live 100,000 slots > 65,536" in skip["reason"]
-    assert main(["compare", str(path), "--json", "--policy", "bitmap"]) == 0
+    write_trace([("a", 0, 14_000_000), ("f", 0, 0)], path)  # x 1.25: above the bitmap's 2**24 slots
+    for named in ([], ["--policy", "bitmap", "--policy", "tlsf"]):
+        assert main(["compare", str(path), "--json", *named]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert "bitmap" not in {row["policy"] for row in report["traces"]}
+        assert "tlsf" in {row["policy"] for row in report["traces"]}
+        (skip,) = report["skipped"]
+        assert skip["policy"] == "bitmap" and skip["trace"] == "big"
+        assert "needs 17,500,000 slots" in skip["reason"] and "max_capacity 16,777,216" in skip["reason"]
+    # A headroom the bitmap can hold: it runs.
+    assert main(["compare", str(path), "--json", "--policy", "bitmap", "--headroom", "1.1"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [row["policy"] for row in report["traces"]] == ["bitmap"]
     assert report["skipped"] == []
+    # Nothing left to run: no rows (not every policy), the reason shown.
+    assert main(["compare", str(path), "--policy", "bitmap"]) == 0
+    out = capsys.readouterr().out
+    assert "bitmap skipped on big" in out and "tlsf" not in out
 
 
 def test_compare_bad_trace_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rangealloc import POLICIES, Comparison, ReplayResult, bundled_traces, compare, recommend
-from rangealloc._compare import BITMAP_LIMIT, default_policies
+from rangealloc import POLICIES, Bitmap, Comparison, ReplayResult, bundled_traces, compare, recommend
+from rangealloc._compare import HEADROOM, runnable_policies
 from rangealloc.trace import read_trace
 
 
@@ -96,12 +96,21 @@ def test_compare_on_a_bundled_trace() -> None:
         assert r.as_dict()["fixed_model"]["failures"] == 0
 
 
-def test_default_policies_skip_bitmap_on_large_traces() -> None:
+def test_default_policies_are_every_policy_whose_space_holds_the_trace() -> None:
     jq = read_trace(bundled_traces()[1])
-    names, skipped = default_policies(jq)
-    assert jq.peak_live() > BITMAP_LIMIT
+    peak = jq.peak_live()
+    assert peak * HEADROOM < Bitmap.max_capacity
+    assert runnable_policies(jq) == (list(POLICIES), {})
+    # A headroom that asks the bitmap for more than its 2**24 slots leaves it out, saying why.
+    headroom = (Bitmap.max_capacity + 1) / peak + 0.01
+    names, skipped = runnable_policies(jq, None, headroom)
     assert names == [name for name in POLICIES if name != "bitmap"]
-    assert set(skipped) == {"bitmap"}
+    assert list(skipped) == ["bitmap"]
+    assert f"{int(peak * headroom):,}" in skipped["bitmap"] and "max_capacity 16,777,216" in skipped["bitmap"]
+    assert runnable_policies(jq, None, None) == (list(POLICIES), {})
+    assert runnable_policies(jq, ["tlsf", "bitmap", "tlsf"], headroom) == (["tlsf"], skipped)
+    with pytest.raises(ValueError, match="unknown policy 'worst-fit'"):
+        runnable_policies(jq, ["worst-fit"])
 
 
 def test_compare_rejects_an_unknown_policy() -> None:

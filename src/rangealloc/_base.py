@@ -568,8 +568,8 @@ class Allocator:
         The free space that ``grow`` extends: a space that must grow to hold
         ``size`` more slots at its top needs ``size - top_hole`` more (the
         ``sbrk`` model of ``rangealloc.replay``).  Time: O(1) for the hole
-        policies and the bitmap (O(capacity / 30) bit operations), O(log**2
-        capacity) for buddy.
+        policies; the bitmap's: O(capacity / 30) bit operations on a small
+        space, O(1) in its chunked mode; O(log**2 capacity) for buddy.
 
         >>> from rangealloc import FirstFit
         >>> a = FirstFit(100)

@@ -36,16 +36,12 @@ from ._registry import POLICIES
 from ._replay import ReplayResult, replay
 from .trace import Trace
 
-__all__ = ["Comparison", "Recommendation", "bundled_traces", "compare", "default_policies", "recommend"]
+__all__ = ["Comparison", "Recommendation", "bundled_traces", "compare", "recommend", "runnable_policies"]
 
 #: ``recommend``'s speed margin: policies within this factor of the fastest are fast enough.
 SPEED_MARGIN = 1.5
 #: Default headroom of the fixed-space replay that counts failures.
 HEADROOM = 1.25
-#: Largest peak live size (slots) on which the default policy set includes bitmap: each of its
-#: operations shifts a capacity-bit int, so its cost grows with the space (measured on jq's
-#: 880k-slot trace: 536 us per event, 69 s for one replay, where the fits take 3.5 us).
-BITMAP_LIMIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -91,22 +87,33 @@ class Comparison:
         }
 
 
-def default_policies(trace: Trace) -> tuple[list[str], dict[str, str]]:
-    """The policies ``compare`` runs on ``trace`` when none are named, and those it skips, with why.
+def runnable_policies(
+    trace: Trace, policies: Sequence[str] | None = None, headroom: float | None = HEADROOM
+) -> tuple[list[str], dict[str, str]]:
+    """Of ``policies`` (default: every registered one), those that can replay ``trace``; the rest, with why.
 
-    Every policy but bitmap above ``BITMAP_LIMIT`` slots of peak live size
-    (name it explicitly to run it anyway).  Time: O(1) when the trace's
-    header gives its peak live size, one pass over it otherwise.
+    A policy can when its ``max_capacity`` holds the fixed space of the
+    replay at ``headroom`` (``replay``'s capacity: peak live x headroom), or
+    the peak live size when ``headroom`` is None; in practice only the bitmap
+    (2**24 slots) can be too small.  Time: O(1) when the trace's header
+    gives its peak live size, one pass over it otherwise.  Raises
+    ``ValueError`` for an unknown policy name.
     """
     peak = trace.peak_live()
-    names = list(POLICIES)
+    need = peak if headroom is None else max(1, int(peak * headroom))
+    names: list[str] = []
     skipped: dict[str, str] = {}
-    if peak > BITMAP_LIMIT:
-        names.remove("bitmap")
-        skipped["bitmap"] = (
-            f"peak live {peak:,} slots > {BITMAP_LIMIT:,}: each bitmap operation costs O(capacity); "
-            "name it with --policy to run it anyway"
-        )
+    for name in dict.fromkeys(POLICIES if policies is None else policies):
+        if name not in POLICIES:
+            raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
+        limit = POLICIES[name].max_capacity
+        if need <= limit:
+            names.append(name)
+        else:
+            times = "" if headroom is None else f" x headroom {headroom:g}"
+            skipped[name] = (
+                f"needs {need:,} slots (peak live {peak:,}{times}), above its max_capacity {limit:,}"
+            )
     return names, skipped
 
 
@@ -120,7 +127,8 @@ def compare(
 ) -> list[Comparison]:
     """Replay every trace on every policy (extent model, then fixed space at ``headroom``).
 
-    ``policies=None``: ``default_policies`` of each trace.  ``headroom=None``
+    ``policies=None``: every policy.  A policy whose space cannot hold a
+    trace is left out of that trace's rows (``runnable_policies`` says why).  ``headroom=None``
     skips the fixed-space replay (failures then read 0).
     ``on_replay(trace, policy)`` is called after each pair of replays.
 
@@ -134,7 +142,7 @@ def compare(
             raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
     results: list[Comparison] = []
     for trace in traces:
-        for name in named or default_policies(trace)[0]:
+        for name in runnable_policies(trace, named, headroom)[0]:
             extent = replay(trace, name, quantum=quantum)
             fixed = None if headroom is None else replay(trace, name, headroom=headroom, quantum=quantum)
             results.append(Comparison(trace.name, name, extent, fixed))

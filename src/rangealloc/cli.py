@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
-from ._compare import HEADROOM, Comparison, bundled_traces, compare, default_policies, recommend
+from ._compare import HEADROOM, Comparison, bundled_traces, compare, recommend, runnable_policies
 from ._errors import TraceError
 from ._registry import POLICIES
 from ._workloads import NAIVE, Timing, Workload, implementations, run_side_by_side, seed_scenario
@@ -215,29 +215,27 @@ def _replay_all(
 ) -> tuple[list[Comparison], list[dict[str, str]]]:
     """``compare`` on the traces, with a progress bar unless ``--json``; also the (trace, policy) skipped."""
     named = list(dict.fromkeys(args.policy)) if args.policy else None
-    plan = [(trace, named or default_policies(trace)[0]) for trace in traces]
-    skipped = [
-        {"trace": trace.name, "policy": name, "reason": reason}
-        for trace in traces
-        if named is None
-        for name, reason in default_policies(trace)[1].items()
-    ]
+    plan: list[tuple[Trace, list[str]]] = []
+    skipped: list[dict[str, str]] = []
+    for trace in traces:
+        names, reasons = runnable_policies(trace, named, args.headroom)
+        if names:
+            plan.append((trace, names))
+        skipped += [{"trace": trace.name, "policy": name, "reason": why} for name, why in reasons.items()]
     rows: list[Comparison] = []
     if args.json:
-        for trace, policies in plan:
-            rows += compare([trace], policies, headroom=args.headroom, quantum=args.quantum)
+        for trace, names in plan:
+            rows += compare([trace], names, headroom=args.headroom, quantum=args.quantum)
         return rows, skipped
     progress = _progress()
     with progress:
-        task = progress.add_task("replaying", total=sum(len(policies) for _, policies in plan))
+        task = progress.add_task("replaying", total=sum(len(names) for _, names in plan))
 
         def advance(trace: str, policy: str) -> None:
             progress.update(task, advance=1, description=f"replayed {trace} on {policy}")
 
-        for trace, policies in plan:
-            rows += compare(
-                [trace], policies, headroom=args.headroom, quantum=args.quantum, on_replay=advance
-            )
+        for trace, names in plan:
+            rows += compare([trace], names, headroom=args.headroom, quantum=args.quantum, on_replay=advance)
     return rows, skipped
 
 
