@@ -804,13 +804,17 @@ def targets(records: list[dict[str, Any]], compiled: bool) -> list[dict[str, Any
     else:
         out.append(_target(text, None, None, "not judged: no 10k-live virtual-allocator workload"))
     seed = [r for r in records if r["kind"] == "seed"]
-    text = f"fastest policy >= {TARGET_VS_NAIVE:g}x faster than the naive set scan on the seed scenario"
+    text = (
+        f"fastest policy >= {TARGET_VS_NAIVE:g}x faster than the naive set scan on the seed scenario "
+        "(of the policies that fail no more often than the scan: a failed alloc is cheaper than a placed one)"
+    )
     if seed:
         results = seed[0]["results"]
         naive = results[NAIVE]
-        fastest = min(POLICIES, key=lambda name: results[name]["median_ns_per_pair"])
+        fair = [name for name in POLICIES if results[name]["failures"] <= naive["failures"]]
+        fastest = min(fair, key=lambda name: results[name]["median_ns_per_pair"])
         value = naive["median_ns_per_pair"] / results[fastest]["median_ns_per_pair"]
-        on_mins = max(naive["min_ns_per_pair"] / results[name]["min_ns_per_pair"] for name in POLICIES)
+        on_mins = max(naive["min_ns_per_pair"] / results[name]["min_ns_per_pair"] for name in fair)
         out.append(_target(text, value, value >= TARGET_VS_NAIVE, f"fastest: {fastest}", on_mins))
     return out
 
