@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._registry import POLICIES
+from ._registry import POLICIES, policy_named
 from ._replay import ReplayResult, replay
 from .trace import Trace
 
@@ -104,9 +104,7 @@ def runnable_policies(
     names: list[str] = []
     skipped: dict[str, str] = {}
     for name in dict.fromkeys(POLICIES if policies is None else policies):
-        if name not in POLICIES:
-            raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
-        limit = POLICIES[name].max_capacity
+        limit = policy_named(name).max_capacity
         if need <= limit:
             names.append(name)
         else:
@@ -138,8 +136,7 @@ def compare(
     """
     named = list(dict.fromkeys(policies)) if policies else None
     for name in named or ():
-        if name not in POLICIES:
-            raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
+        policy_named(name)  # ValueError before any replay
     results: list[Comparison] = []
     for trace in traces:
         for name in runnable_policies(trace, named, headroom)[0]:

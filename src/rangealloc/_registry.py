@@ -10,7 +10,7 @@ from .first_fit import FirstFit
 from .next_fit import NextFit
 from .tlsf import TLSF
 
-__all__ = ["DEFAULT_POLICY", "POLICIES", "create"]
+__all__ = ["DEFAULT_POLICY", "POLICIES", "create", "policy_class", "policy_named"]
 
 #: Every policy by name, in the order the docs list them.
 POLICIES: dict[str, type[Allocator]] = {
@@ -33,7 +33,31 @@ def create(policy: str, capacity: int) -> Allocator:
     """
     if not isinstance(policy, str):
         raise TypeError(f"policy must be a str, got {type(policy).__name__} {policy!r}")
-    cls = POLICIES.get(policy)
+    return policy_named(policy)(capacity)
+
+
+def policy_named(name: str) -> type[Allocator]:
+    """The registered class of the policy ``name``; ``ValueError`` listing the known names.
+
+    >>> policy_named("tlsf").__name__
+    'TLSF'
+    """
+    cls = POLICIES.get(name)
     if cls is None:
-        raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
-    return cls(capacity)
+        raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
+    return cls
+
+
+def policy_class(policy: object) -> type[Allocator]:
+    """The class a ``policy=`` argument means: a registered name or an ``Allocator`` subclass.
+
+    Raises ``ValueError`` for an unknown name, ``TypeError`` for anything else
+    (both naming the value).
+    """
+    if isinstance(policy, str):
+        return policy_named(policy)
+    if isinstance(policy, type) and issubclass(policy, Allocator):
+        return policy
+    raise TypeError(
+        f"policy must be a policy name or an Allocator subclass, got {type(policy).__name__} {policy!r}"
+    )

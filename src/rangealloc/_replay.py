@@ -48,7 +48,7 @@ from typing import Any
 
 from ._base import Allocator
 from ._errors import OutOfSpace, TraceError
-from ._registry import POLICIES
+from ._registry import policy_class
 from .trace import Event, Trace, read_trace
 
 __all__ = ["ReplayResult", "Snapshot", "replay", "replay_until"]
@@ -105,17 +105,6 @@ class Snapshot:
     event: int
     extent: int
     live: int
-
-
-def _policy_class(policy: Policy) -> type[Allocator]:
-    if isinstance(policy, str):
-        try:
-            return POLICIES[policy]
-        except KeyError:
-            raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}") from None
-    if isinstance(policy, type) and issubclass(policy, Allocator):
-        return policy
-    raise TypeError(f"policy must be a policy name or an Allocator class, got {policy!r}")
 
 
 def _open(source: Source) -> tuple[str, Iterable[Event], dict[int, int], Trace | None]:
@@ -346,7 +335,7 @@ def _run(
     track_born: bool = False,
 ) -> tuple[str, _Run]:
     """Validate the options, then replay ``source`` (up to ``stop`` events) with the clock off."""
-    cls = _policy_class(policy)
+    cls = policy_class(policy)
     if type(quantum) is not int or quantum < 1:
         raise ValueError(f"quantum must be an int >= 1, got {quantum!r}")
     if capacity is not None and headroom is not None:

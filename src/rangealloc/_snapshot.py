@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ._base import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, Allocator
-from ._registry import POLICIES
+from ._registry import POLICIES, policy_class
 
 __all__ = ["restore"]
 
@@ -115,14 +115,7 @@ def _target(source: str, policy: str | type[Allocator] | None) -> type[Allocator
         if cls is None:
             raise ValueError(f"the snapshot's policy {source!r} is unknown; known: {', '.join(POLICIES)}")
         return cls
-    if isinstance(policy, str):
-        cls = POLICIES.get(policy)
-        if cls is None:
-            raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
-        return cls
-    if isinstance(policy, type) and issubclass(policy, Allocator):
-        return policy
-    raise TypeError(f"policy must be a policy name or an Allocator class, got {type(policy).__name__}")
+    return policy_class(policy)
 
 
 def _capacity(value: Any, cls: type[Allocator]) -> int:

@@ -59,7 +59,7 @@ from time import process_time_ns
 from typing import Protocol
 
 from ._errors import InvalidBlock, OutOfSpace, check_size
-from ._registry import POLICIES
+from ._registry import policy_named
 
 __all__ = [
     "FLOOR",
@@ -769,9 +769,7 @@ def implementations(policies: Iterable[str], *, naive: bool = True) -> dict[str,
     """
     factories: dict[str, Callable[[int], Target]] = {}
     for name in policies:
-        if name not in POLICIES:
-            raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
-        factories[name] = POLICIES[name]
+        factories[name] = policy_named(name)
     if naive:
         factories[NAIVE] = NaiveSetScan
     return factories

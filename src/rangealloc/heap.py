@@ -94,7 +94,7 @@ from ._errors import (
     key_of,
 )
 from ._mypyc import mypyc_attr
-from ._registry import DEFAULT_POLICY, POLICIES
+from ._registry import DEFAULT_POLICY, policy_class
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -180,20 +180,6 @@ def _minus(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int
     return out
 
 
-def _policy_class(policy: object) -> type[Allocator]:
-    """The class a ``policy`` argument names, or ``TypeError``/``ValueError`` naming it."""
-    if isinstance(policy, str):
-        cls = POLICIES.get(policy)
-        if cls is None:
-            raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
-        return cls
-    if isinstance(policy, type) and issubclass(policy, Allocator):
-        return policy
-    raise TypeError(
-        f"policy must be a policy name or an Allocator subclass, got {type(policy).__name__} {policy!r}"
-    )
-
-
 def _as_buffer(buffer: object) -> memoryview:
     """``buffer`` as a writable 1-D memoryview of bytes, or ``TypeError``/``ValueError`` naming it."""
     try:
@@ -258,7 +244,7 @@ class Heap:
     ) -> None:
         if not isinstance(debug, bool):
             raise TypeError(f"debug must be a bool, got {type(debug).__name__} {debug!r}")
-        cls = _policy_class(policy)
+        cls = policy_class(policy)
         backing: Buffer
         if size is not None and buffer is None:
             backing = bytearray(check_size(size, "size"))
@@ -741,7 +727,7 @@ class Heap:
         if it cannot be read; ``TypeError``/``ValueError`` for a bad ``buffer``.
         """
         name = os.fspath(path)
-        cls_wanted = _policy_class(policy) if policy is not None else None
+        cls_wanted = policy_class(policy) if policy is not None else None
         target = _as_buffer(buffer) if buffer is not None else None
         try:
             meta, data = _read_heap_file(name)
