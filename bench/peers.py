@@ -69,7 +69,7 @@ from pathlib import Path
 from time import process_time_ns
 from typing import Any
 
-from run import DISTURBED, live_name, machine, measure  # bench/run.py
+from run import disturbed, live_name, machine, measure, measure_lives  # bench/run.py
 
 import rangealloc
 from rangealloc import POLICIES, InvalidBlock, OutOfSpace, read_trace
@@ -604,28 +604,26 @@ def run_power_law(config: Config, seed: int, modules: dict[str, Any]) -> list[di
             live: power_law_workload(capacity, live, pairs=config.pairs, seed=seed) for live in config.live
         }
         names, skipped = fitting_policies(capacity)
-        cases: dict[str, tuple[Workload, Runner]] = {}
+        grid: dict[int, dict[str, tuple[Workload, Runner]]] = {}
         for live, workload in workloads.items():
             runners = policy_runners(names)
             runners.update(peer_runners(modules, workload, virtual=False))
             runners[FLOOR] = fresh(CallFloor)
-            cases.update((f"{live_name(live)}/{name}", (workload, r)) for name, r in runners.items())
+            grid[live] = {name: (workload, runner) for name, runner in runners.items()}
         load = _load()
         lives = ", ".join(live_name(live) for live in config.live)
-        timings = measure(
+        timings = measure_lives(
             f"power-law sizes, capacity 2**{exponent}, {lives} live blocks",
-            cases,
+            grid,
             repeat=config.repeat,
             warmup=config.warmup,
         )
         after = _load()
         for live, workload in workloads.items():
-            prefix = f"{live_name(live)}/"
-            mine = {key[len(prefix) :]: timing for key, timing in timings.items() if key.startswith(prefix)}
             records.append(
                 _record(
                     workload,
-                    mine,
+                    timings[live],
                     kind="power-law",
                     label=f"2**{exponent} {live_name(live)}",
                     repeat=config.repeat,
@@ -654,7 +652,7 @@ def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict
             for live, pairs in config.va_pairs.items()
         }
         names, skipped = fitting_policies(capacity)
-        cases: dict[str, tuple[Workload, Runner]] = {}
+        grid: dict[int, dict[str, tuple[Workload, Runner]]] = {}
         prepared: dict[int, float] = {}
         for live, workload in workloads.items():
             runners = policy_runners(names)
@@ -665,23 +663,21 @@ def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict
             prepared[live] = runner.setup_seconds
             runners[VA] = runner
             runners[FLOOR] = fresh(CallFloor)
-            cases.update((f"{live_name(live)}/{name}", (workload, r)) for name, r in runners.items())
+            grid[live] = {name: (workload, runner) for name, runner in runners.items()}
         load = _load()
         lives = ", ".join(live_name(live) for live in workloads)
-        timings = measure(
+        timings = measure_lives(
             f"virtual-allocator, power-law sizes, capacity 2**{exponent}, {lives} live blocks",
-            cases,
+            grid,
             repeat=config.repeat,
             warmup=config.warmup,
         )
         after = _load()
         for live, workload in workloads.items():
-            prefix = f"{live_name(live)}/"
-            mine = {key[len(prefix) :]: timing for key, timing in timings.items() if key.startswith(prefix)}
             records.append(
                 _record(
                     workload,
-                    mine,
+                    timings[live],
                     kind="virtual",
                     label=f"2**{exponent} {live_name(live)}",
                     repeat=config.repeat,
@@ -932,21 +928,6 @@ def _failures(records: list[dict[str, Any]]) -> list[str]:
     return ["", "Failed allocations (counted, skipped, and their frees skipped): " + "; ".join(found) + "."]
 
 
-def _disturbed(records: list[dict[str, Any]]) -> list[str]:
-    worst, name, label = max(
-        (result["median_ns_per_pair"] / result["min_ns_per_pair"] - 1, name, r["label"])
-        for r in records
-        for name, result in r["results"].items()
-    )
-    if worst <= DISTURBED:
-        return []
-    return [
-        "",
-        f"**Disturbed**: the median of {name} on {label} is {worst:.0%} above its min (more than "
-        f"{DISTURBED:.0%}): another process was competing for the machine during this table.",
-    ]
-
-
 def _loads(records: list[dict[str, Any]]) -> str:
     before = records[0]["load"][0]
     after = records[-1]["load"][1]
@@ -998,7 +979,7 @@ def _notes(records: list[dict[str, Any]]) -> list[str]:
     for (name, reason), labels in skipped.items():
         where = "" if len(labels) == len(records) else f" on {', '.join(labels)}"
         lines += ["", f"Not run: {name}{where}: {reason}."]
-    lines += _disturbed(records)
+    lines += disturbed(records)
     lines += ["", _loads(records), ""]
     return lines
 

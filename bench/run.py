@@ -234,13 +234,25 @@ def measure_grid(
 
     Time: (warmup + repeat) x workloads x factories replays.
     """
+    grid = {live: runs(workload, factories) for live, workload in workloads.items()}
+    return measure_lives(title, grid, repeat=repeat, warmup=warmup)
+
+
+def measure_lives(
+    title: str, grid: Mapping[int, Mapping[str, tuple[Workload, Runner]]], *, repeat: int, warmup: int
+) -> dict[int, dict[str, Timing]]:
+    """Time the cases of every live count (``grid[live][name]``) in the same rounds; the timings, keyed alike.
+
+    One ``measure`` over them all, so that a ratio between two live counts
+    is measured side by side too.
+    """
     cases = {
-        f"{live_name(live)}/{name}": (workload, fresh(factory))
-        for live, workload in workloads.items()
-        for name, factory in factories.items()
+        f"{live_name(live)}/{name}": case for live, named in grid.items() for name, case in named.items()
     }
     timings = measure(title, cases, repeat=repeat, warmup=warmup)
-    return {live: {name: timings[f"{live_name(live)}/{name}"] for name in factories} for live in workloads}
+    return {
+        live: {name: timings[f"{live_name(live)}/{name}"] for name in named} for live, named in grid.items()
+    }
 
 
 def record(
@@ -359,7 +371,7 @@ def page_seed(report: dict[str, Any]) -> list[str]:
         f"The call floor (a do-nothing allocator through the same replay loop) costs {_cell(results[FLOOR])} "
         "ns per pair; that cost is included in every figure above.",
     ]
-    lines += _disturbed([seed_record])
+    lines += disturbed([seed_record])
     return [*lines, ""]
 
 
@@ -452,7 +464,7 @@ def _live_table(
         lines.append(f"| {name} | {cells} | {ratio['median']:.2f}x | {ratio['min']:.2f}x | {failures} |")
     if FLOOR in space[0]["results"]:
         lines += ["", f"{FLOOR}: the replay loop with a do-nothing allocator, included in every figure."]
-    lines += _disturbed(space)
+    lines += disturbed(space)
     for name, reason in space[0]["skipped"].items():
         lines += ["", f"{name}: skipped, {reason}."]
     return [*lines, ""]
@@ -816,7 +828,7 @@ def page_floor(report: dict[str, Any]) -> list[str]:
             ratio = multiples[r["name"]].get(name)
             cells.append(f"{ratio['median']:.1f}x / {ratio['min']:.1f}x" if ratio else "1x")
         lines.append(f"| {name} | {' | '.join(cells)} |")
-    lines += _disturbed(records)
+    lines += disturbed(records)
     for r in records:
         for name, reason in r["skipped"].items():
             lines += ["", f"{name} on {r['name']}: skipped, {reason}."]
@@ -933,7 +945,7 @@ def page_sl(report: dict[str, Any]) -> list[str]:
             for r in speed
         ]
         lines.append(f"| {name} | {' | '.join(cells + ratios)} |")
-    lines += _disturbed(speed)
+    lines += disturbed(speed)
     lines += [
         "",
         f"## TLSF second-level bits: utilisation (uniform fill, capacity {space_name(fills[0]['capacity'])})",
@@ -1074,7 +1086,7 @@ def _cell(result: dict[str, Any]) -> str:
     return f"{result['median_ns_per_pair']:,.0f} ({result['min_ns_per_pair']:,.0f})"
 
 
-def _disturbed(records: list[dict[str, Any]]) -> list[str]:
+def disturbed(records: list[dict[str, Any]]) -> list[str]:
     """A warning when some implementation's median is well above its min: a neighbour was busy.
 
     Undisturbed, the repeats of one replay agree within about 20% (the 100k
@@ -1082,16 +1094,17 @@ def _disturbed(records: list[dict[str, Any]]) -> list[str]:
     its min, another process was competing for the machine during this
     table, and its ratios are less trustworthy.
     """
-    worst, name = max(
-        (result["median_ns_per_pair"] / result["min_ns_per_pair"] - 1, name)
+    worst, name, label = max(
+        (result["median_ns_per_pair"] / result["min_ns_per_pair"] - 1, name, record.get("label", ""))
         for record in records
         for name, result in record["results"].items()
     )
     if worst <= DISTURBED:
         return []
+    where = f" on {label}" if label else ""
     return [
         "",
-        f"**Disturbed**: the median of {name} is {worst:.0%} above its min here (more than "
+        f"**Disturbed**: the median of {name}{where} is {worst:.0%} above its min here (more than "
         f"{DISTURBED:.0%}); another process was competing for the machine.",
     ]
 
