@@ -69,7 +69,7 @@ from pathlib import Path
 from time import process_time_ns
 from typing import Any
 
-from run import disturbed, live_name, machine, measure, measure_lives  # bench/run.py
+from run import disturbed, live_name, machine, machine_line, measure, measure_lives  # bench/run.py
 
 import rangealloc
 from rangealloc import POLICIES, InvalidBlock, OutOfSpace, read_trace
@@ -994,7 +994,7 @@ def page(report: dict[str, Any]) -> str:
     lines = [
         "# Benchmark results: peers",
         "",
-        f"{info['date']}, {info['cpu']} ({info['cores']} cores), {info['python']}, {info['platform']}; "
+        f"{machine_line(info)}; "
         f"rangealloc {v['rangealloc']} (git {info['git_commit']}, {build}: `rangealloc.COMPILED` = "
         f"{v['rangealloc_compiled']}); tlsfallocator {v['tlsfallocator']} (built with {v['cxx']}); "
         f"virtual-allocator {v['virtual_allocator']}.  Load average before / after: "

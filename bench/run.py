@@ -1041,6 +1041,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+def machine_line(info: dict[str, Any]) -> str:
+    """The start of every results page's first line: when, and on what (from ``machine()``)."""
+    return f"{info['date']}, {info['cpu']} ({info['cores']} cores), {info['python']}, {info['platform']}"
+
+
 def _git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(HERE), *args], capture_output=True, text=True, check=True).stdout
 
@@ -1055,7 +1060,7 @@ def markdown(report: dict[str, Any], bodies: list[list[str]]) -> str:
     lines = [
         f"# Benchmark results: {report['name']}",
         "",
-        f"{info['date']}, {info['cpu']} ({info['cores']} cores), {info['python']}, {info['platform']}; "
+        f"{machine_line(info)}; "
         f"rangealloc {info['rangealloc']} (git {info['git_commit']}), "
         f"sortedcontainers {info['sortedcontainers']}.  "
         f"Load average before / after: {info['load_average']} / {report['load_average_after']}.  "

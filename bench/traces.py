@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from run import machine  # bench/run.py: the machine and versions block
+from run import machine, machine_line  # bench/run.py: the machine and versions block
 
 from rangealloc import POLICIES, Comparison, compare, recommend, replay_until
 from rangealloc._compare import HEADROOM, runnable_policies
@@ -172,7 +172,7 @@ def results_page(report: dict[str, Any]) -> str:
     lines = [
         "# Benchmark results: traces",
         "",
-        f"{info['date']}, {info['cpu']} ({info['cores']} cores), {info['python']}, {info['platform']}; "
+        f"{machine_line(info)}; "
         f"rangealloc {info['rangealloc']} (git {info['git_commit']}).  Load average before: "
         f"{info['load_average']}.  {report['seconds']:,.0f} s.",
         "",
