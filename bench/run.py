@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import rangealloc
 from rangealloc import POLICIES, TLSF, Allocator
@@ -1038,12 +1038,37 @@ def machine() -> dict[str, Any]:
         "sortedcontainers": version("sortedcontainers"),
         "git_commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "memory": memory_setting(),
     }
+
+
+#: What ``--huge-pages`` sets before it runs the benchmark again: CPython's objects from glibc's malloc
+#: (not pymalloc's 1 MiB arenas), and glibc's malloc on transparent huge pages (glibc >= 2.35).
+HUGE_PAGES_ENV: Final = {"PYTHONMALLOC": "malloc", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+
+
+def memory_setting() -> str:
+    """How this process gets its memory: "" for CPython's default, else the variables that change it."""
+    return ", ".join(f"{key}={os.environ[key]}" for key in HUGE_PAGES_ENV if os.environ.get(key))
+
+
+def huge_pages_kb() -> int:
+    """This process's anonymous memory on transparent huge pages, in KiB (0 where Linux does not say)."""
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def machine_line(info: dict[str, Any]) -> str:
     """The start of every results page's first line: when, and on what (from ``machine()``)."""
-    return f"{info['date']}, {info['cpu']} ({info['cores']} cores), {info['python']}, {info['platform']}"
+    line = f"{info['date']}, {info['cpu']} ({info['cores']} cores), {info['python']}, {info['platform']}"
+    if info.get("memory"):
+        line += f" (memory: {info['memory']}; {info.get('huge_pages_kb', 0):,} KiB on huge pages at the end)"
+    return line
 
 
 def _git(*args: str) -> str:
@@ -1124,6 +1149,8 @@ def run_sections(
     info = machine()
     started = time.perf_counter()
     parts = {section: SECTIONS[section].run(config, seed) for section in names}
+    if info["memory"]:
+        info["huge_pages_kb"] = huge_pages_kb()  # that the setting took effect
     return {
         "name": name,
         "sections": list(names),
@@ -1203,10 +1230,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="measure nothing: rewrite each section's .md from its .json (after a change of layout)",
     )
+    parser.add_argument(
+        "--huge-pages",
+        action="store_true",
+        help="run again with the objects on transparent huge pages (glibc malloc, "
+        "GLIBC_TUNABLES=glibc.malloc.hugetlb=1): how much of a growth is the TLB's; "
+        "default results dir bench/results/huge-pages",
+    )
     args = parser.parse_args(argv)
+    if args.huge_pages and not memory_setting():
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **HUGE_PAGES_ENV})
     config = QUICK if args.quick else FULL
     names = list(dict.fromkeys(args.section or SECTIONS))  # in the order asked, once each
-    directory = args.results_dir or (HERE / "results" / "quick" if args.quick else HERE / "results")
+    default = HERE / "results" / ("huge-pages" if args.huge_pages else "")
+    directory = args.results_dir or (HERE / "results" / "quick" if args.quick else default)
     if args.render_only:
         try:
             render(names, directory)
