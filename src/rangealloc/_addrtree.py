@@ -171,7 +171,6 @@ class HoleTree:
         succ.max = node.max
         self._adopt(node, succ)
         self._retrace(below)
-        self._fix_max(succ)  # succ's own hole replaced node's: the retrace may have stopped below it
 
     def grown(self, node: _Node) -> None:
         """``node``'s hole got larger: raise the maxima that are now too small.
@@ -375,8 +374,10 @@ class HoleTree:
     def _retrace(self, node: _Node | None) -> None:
         """Restore heights, balance and maxima from ``node`` up, after a child changed.
 
-        Stops as soon as a subtree's height and max come out as they were:
-        nothing above can change then.  Time: O(log n), usually O(1).
+        Stops as soon as a subtree's height comes out as it was and its max
+        no higher than it was: the bounds above still hold then (a max that
+        came out lower is left to the searches, as after a shrink).  Time:
+        O(log n), usually O(1).
         """
         while node is not None:
             height = node.height
@@ -400,7 +401,7 @@ class HoleTree:
                 if right.max > best:
                     best = right.max
                 node.max = best
-            if node.height == height and node.max == largest:
+            if node.height == height and node.max <= largest:
                 return
             node = node.parent
 
@@ -468,16 +469,6 @@ class HoleTree:
         right = node.right.height
         node.height = (left if left > right else right) + 1
         node.max = HoleTree._subtree_max(node)
-
-    @staticmethod
-    def _fix_max(node: _Node | None) -> None:
-        """Recompute ``max`` from ``node`` up to the root, stopping when nothing changes."""
-        while node is not None:
-            best = HoleTree._subtree_max(node)
-            if best == node.max:
-                return
-            node.max = best
-            node = node.parent
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
