@@ -29,6 +29,7 @@ import pytest
 from helpers import assert_names, raises_unchanged
 from model import align_up
 
+import rangealloc
 from rangealloc import TLSF, OutOfSpace
 from rangealloc._bits import class_floor, size_class, size_class_up
 
@@ -397,3 +398,78 @@ def test_class_search_with_two_wide_holes_against_brute_force() -> None:
             fallbacks += fell
     assert cases > 50_000
     assert fallbacks > 2000
+
+
+# ----------------------------------------------- holes found without a scan
+#
+# TLSF keeps no address order, so the hole around an offset that is not a
+# hole's start may take a scan of every hole (``_scan``).  The library's own
+# callers must not need it: ``restore`` (blocks claimed in address order),
+# ``realloc`` (growing into the next slots; putting back a block it could
+# not move) and ``compact`` (sliding blocks down past their padding) would
+# cost O(n) per block, O(n**2) for a whole snapshot or compaction.
+
+
+class NoScan(TLSF):
+    """A TLSF that fails the test if it ever scans the holes."""
+
+    __slots__ = ()
+
+    def _scan(self, offset: int) -> Any:
+        raise AssertionError(f"scanned the holes for offset {offset}")
+
+
+def pairs_and_holes(a: TLSF) -> None:
+    """Blocks of 3 slots in pairs, a hole of 3 below each pair: holes at 0, 9, ..., 54, top [60, 64)."""
+    offsets = [a.alloc(3) for _ in range(20)]
+    for offset in offsets[::3]:
+        a.free(offset)
+
+
+def test_the_scan_is_still_there_for_reserve_inside_a_lower_hole() -> None:
+    a = NoScan(64)
+    pairs_and_holes(a)  # the last free made the hole [54, 57); the top hole is [60, 64)
+    with pytest.raises(AssertionError, match="scanned the holes for offset 10"):
+        a.reserve(10, 1)  # inside [9, 12): the one case left to the scan
+
+
+def test_restore_claims_every_block_without_a_scan() -> None:
+    a = TLSF(64)
+    pairs_and_holes(a)
+    b = rangealloc.restore(a.snapshot(), NoScan)
+    assert type(b) is NoScan
+    assert list(b.blocks()) == list(a.blocks())
+    assert list(b.holes()) == list(a.holes())
+    b.check()
+
+
+def test_realloc_finds_its_holes_without_a_scan() -> None:
+    a = NoScan(64)
+    pairs_and_holes(a)
+    # Grow where a block follows (6): no room in place; the move counts the
+    # block's own slots, so [0, 3) + [3, 6) holds 5 slots at 0.
+    assert a.realloc(3, 5) == 0
+    a.check()
+    # Grow into the hole right after: in place ([15, 18) freed joins [18, 21)).
+    a.free(15)
+    assert a.realloc(12, 6) == 12
+    # Nothing holds 20 slots: the block goes back where it was, inside the
+    # hole its free merged with ([18, 21) + [21, 24)).
+    blocks, holes = list(a.blocks()), list(a.holes())
+    with pytest.raises(OutOfSpace):
+        a.realloc(21, 20)
+    assert (list(a.blocks()), list(a.holes())) == (blocks, holes)
+    a.check()
+
+
+def test_compact_slides_aligned_blocks_without_a_scan() -> None:
+    a = NoScan(256)
+    offsets = []
+    for size in (3, 5, 7, 2, 9, 4):
+        offsets += [a.alloc(size, align=8), a.alloc(size)]
+    for offset in offsets[::3]:
+        a.free(offset)
+    assert a.compact()
+    a.check()
+    assert a._aligns  # some aligned blocks are left, and each still sits on its align
+    assert all(offset % align == 0 for offset, align in a._aligns.items())

@@ -318,7 +318,8 @@ class Allocator:
                     self._used -= old - size
                 self._realigned(offset, offset, align)
                 return offset
-            if self._take(offset + old, size - old):
+            end = offset + old
+            if end not in blocks and self._take(end, size - old):  # a block at end: no room
                 blocks[offset] = size
                 self._used += size - old
                 self._realigned(offset, offset, align)

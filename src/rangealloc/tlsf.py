@@ -83,9 +83,10 @@ the per-class tables are those of ``sl``.  (No two holes touch: ``Allocator``.)
 Time: alloc O(1) (plus the fallback above); free O(1); realloc in place O(1).
 ``stats().largest_hole``: exact, O(holes in the top non-empty bin): the
 largest hole is in that bin, and the bitmaps find it in O(1).
-``top_hole``: O(1) (``_ends.get(capacity)``).  ``reserve`` at an offset that
-is not a hole start, and ``holes()``, need address order, which TLSF does not
-keep: O(n) and O(n log n).
+``top_hole``: O(1) (``_ends.get(capacity)``).  ``reserve`` inside a hole
+(past its start) other than the top one, and ``holes()``, need address order,
+which TLSF does not keep: O(n) and O(n log n); ``restore``, ``compact`` and
+``realloc`` find their holes in O(1) (``_containing``).
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ class TLSF(Allocator):
         "_col_of",
         "_cols",
         "_ends",
+        "_freed",
         "_heads",
         "_mask",
         "_row_of",
@@ -154,6 +156,7 @@ class TLSF(Allocator):
     _heads: list[_Hole | None]  # per class, the newest hole of its bin (None: empty)
     _starts: dict[int, _Hole]  # start -> hole
     _ends: dict[int, _Hole]  # end -> hole
+    _freed: _Hole | None  # the hole the last free made or grew (a hint for _take; may be gone since)
     # Per class: its row, its column, its bit in that row's column bitmap, its row's bit in ``_rows``
     # (list lookups are cheaper than >>, << and & on Python ints).
     _row_of: list[int]
@@ -338,7 +341,9 @@ class TLSF(Allocator):
             else:
                 head.prev = node
             heads[cls] = node
+            self._freed = node
             return
+        self._freed = node
         # The merged hole becomes the newest of the bin of its new size (it already
         # is when it heads that bin: then nothing moves).
         mask = self._mask
@@ -490,6 +495,7 @@ class TLSF(Allocator):
         node = _Hole(0, capacity)
         self._starts = {0: node}
         self._ends = {capacity: node}
+        self._freed = None
         self._push(node)
 
     def _extend(self, capacity: int) -> None:
@@ -509,17 +515,42 @@ class TLSF(Allocator):
     def _take(self, offset: int, size: int) -> bool:
         node = self._starts.get(offset)
         if node is None:
-            # TLSF keeps no address order: a linear scan (reserve at an interior offset only).
-            for hole in self._starts.values():
-                if hole.start < offset < hole.start + hole.size:
-                    node = hole
-                    break
-            else:
+            node = self._containing(offset)
+            if node is None:
                 return False
         if offset + size > node.start + node.size:
             return False
         self._carve(node, offset, size)
         return True
+
+    def _containing(self, offset: int) -> _Hole | None:
+        """The hole that has ``offset`` inside it, past its start; None if there is none.
+
+        O(1) where the library asks: inside the top hole (``restore`` claims
+        the blocks in address order) or inside the hole that the last free
+        made or grew (``realloc`` putting back a block it could not move,
+        ``compact`` sliding a block down past its padding).  Anywhere else
+        (``reserve`` inside a lower hole) TLSF, which keeps no address order,
+        scans the holes: O(n).
+        """
+        if offset >= self._capacity:
+            return None
+        starts = self._starts
+        for hint in (self._freed, self._ends.get(self._capacity)):
+            if (
+                hint is not None
+                and hint.start < offset < hint.start + hint.size
+                and starts.get(hint.start) is hint
+            ):
+                return hint
+        return self._scan(offset)
+
+    def _scan(self, offset: int) -> _Hole | None:
+        """``_containing`` the slow way: every hole, in no order.  Time: O(n)."""
+        for hole in self._starts.values():
+            if hole.start < offset < hole.start + hole.size:
+                return hole
+        return None
 
     def _grow(self, old: int, new: int) -> None:
         self._extend(new)
