@@ -433,6 +433,12 @@ def test_the_scan_is_still_there_for_reserve_inside_a_lower_hole() -> None:
         a.reserve(10, 1)  # inside [9, 12): the one case left to the scan
 
 
+def test_reserve_at_a_block_start_is_refused_without_a_scan() -> None:
+    a = NoScan(64)
+    pairs_and_holes(a)
+    assert "in use" in raises_unchanged(a, OutOfSpace, lambda: a.reserve(12, 1))
+
+
 def test_restore_claims_every_block_without_a_scan() -> None:
     a = TLSF(64)
     pairs_and_holes(a)

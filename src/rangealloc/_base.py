@@ -370,7 +370,7 @@ class Allocator:
                 f"reserve outside the space: [{offset}, {offset + size}) "
                 f"does not fit in capacity {self._capacity}"
             )
-        if not self._take(offset, size):
+        if offset in self._blocks or not self._take(offset, size):  # a block there: O(1) for every policy
             raise OutOfSpace(f"cannot reserve [{offset}, {offset + size}): part of it is in use")
         self._blocks[offset] = size
         self._used += size
