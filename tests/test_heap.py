@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_heap_integrity import ShiftUp
 
 import rangealloc
@@ -37,7 +39,7 @@ from rangealloc import (
     InvalidBlock,
     OutOfSpace,
 )
-from rangealloc.heap import FRESH_BYTE, GUARD, GUARD_BYTE, MAGIC, POISON_BYTE
+from rangealloc.heap import FRESH_BYTE, GUARD, GUARD_BYTE, MAGIC, POISON_BYTE, _minus
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -706,3 +708,23 @@ def test_the_readme_heap_example_runs(tmp_path: Path, monkeypatch: pytest.Monkey
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md (Heap)", "exec"), {})
+
+
+# ------------------------------------------------ range difference (debug compact)
+
+ranges = st.lists(
+    st.tuples(st.integers(0, 60), st.integers(1, 12)).map(lambda r: (r[0], r[0] + r[1])), max_size=12
+)
+
+
+@given(ranges, ranges)
+def test_minus_is_each_range_less_the_covered_slots(
+    a: list[tuple[int, int]], b: list[tuple[int, int]]
+) -> None:
+    covered = {slot for start, end in b for slot in range(start, end)}
+    pieces = _minus(a, b)
+    expected: list[int] = []
+    for start, end in sorted(a):
+        expected += [slot for slot in range(start, end) if slot not in covered]
+    assert [slot for start, end in pieces for slot in range(start, end)] == expected
+    assert all(start < end for start, end in pieces)

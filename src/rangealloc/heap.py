@@ -162,19 +162,35 @@ def _mismatch(mem: memoryview, start: int, end: int, byte: int) -> int:
 
 
 def _minus(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The ranges ``[start, end)`` of ``a`` not covered by ``b`` (both any order, overlaps allowed)."""
-    cut = sorted(b)
+    """The ranges ``[start, end)`` of ``a`` not covered by ``b`` (both any order, overlaps allowed).
+
+    Each range of ``a`` on its own (overlapping ranges of ``a`` may give
+    overlapping pieces), in order of start.  ``b`` is merged into disjoint
+    ranges once, then both are swept together: compact passes one range per
+    moved block in each.  Time: O((len(a) + len(b)) log) plus the pieces.
+    """
+    cut: list[tuple[int, int]] = []
+    for start, end in sorted(b):
+        if cut and start <= cut[-1][1]:
+            if end > cut[-1][1]:
+                cut[-1] = (cut[-1][0], end)
+        else:
+            cut.append((start, end))
     out: list[tuple[int, int]] = []
+    first = 0  # the first range of cut that ends after the current start (starts only grow)
     for start, end in sorted(a):
+        while first < len(cut) and cut[first][1] <= start:
+            first += 1
         position = start
-        for c_start, c_end in cut:  # a handful of ranges: the quadratic walk is the simple one
-            if c_end <= position or c_start >= end:
-                continue
+        index = first
+        while index < len(cut) and position < end:
+            c_start, c_end = cut[index]
+            if c_start >= end:
+                break
             if c_start > position:
                 out.append((position, c_start))
-            position = max(position, c_end)
-            if position >= end:
-                break
+            position = c_end
+            index += 1
         if position < end:
             out.append((position, end))
     return out
