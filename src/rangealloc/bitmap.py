@@ -360,7 +360,7 @@ class Bitmap(Allocator):
     def _largest_hole(self) -> int:
         if self._large:
             return self._best[1]
-        return max((length for _, length in runs(self._map)), default=0)
+        return longest_run(self._map)
 
     def _check_policy(self) -> None:
         capacity = self._capacity
