@@ -1238,12 +1238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "default results dir bench/results/huge-pages",
     )
     args = parser.parse_args(argv)
-    if args.huge_pages and not memory_setting():
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **HUGE_PAGES_ENV})
+    if args.huge_pages and any(os.environ.get(key) != value for key, value in HUGE_PAGES_ENV.items()):
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        script = str(Path(__file__).resolve())
+        os.execve(sys.executable, [sys.executable, script, *arguments], {**os.environ, **HUGE_PAGES_ENV})
     config = QUICK if args.quick else FULL
     names = list(dict.fromkeys(args.section or SECTIONS))  # in the order asked, once each
-    default = HERE / "results" / ("huge-pages" if args.huge_pages else "")
-    directory = args.results_dir or (HERE / "results" / "quick" if args.quick else default)
+    if args.results_dir:
+        directory = args.results_dir
+    elif args.quick:
+        directory = HERE / "results" / "quick"
+    else:
+        directory = HERE / "results" / "huge-pages" if args.huge_pages else HERE / "results"
     if args.render_only:
         try:
             render(names, directory)
