@@ -597,43 +597,7 @@ def run_seed(config: Config, seed: int, modules: dict[str, Any]) -> list[dict[st
 
 def run_power_law(config: Config, seed: int, modules: dict[str, Any]) -> list[dict[str, Any]]:
     """Power-law sizes at each live count in 2**20 and 2**30 slots: the policies that fit, tlsfallocator."""
-    records: list[dict[str, Any]] = []
-    for exponent in SPACES:
-        capacity = 1 << exponent
-        workloads = {
-            live: power_law_workload(capacity, live, pairs=config.pairs, seed=seed) for live in config.live
-        }
-        names, skipped = fitting_policies(capacity)
-        grid: dict[int, dict[str, tuple[Workload, Runner]]] = {}
-        for live, workload in workloads.items():
-            runners = policy_runners(names)
-            runners.update(peer_runners(modules, workload, virtual=False))
-            runners[FLOOR] = fresh(CallFloor)
-            grid[live] = {name: (workload, runner) for name, runner in runners.items()}
-        load = _load()
-        lives = ", ".join(live_name(live) for live in config.live)
-        timings = measure_lives(
-            f"power-law sizes, capacity 2**{exponent}, {lives} live blocks",
-            grid,
-            repeat=config.repeat,
-            warmup=config.warmup,
-        )
-        after = _load()
-        for live, workload in workloads.items():
-            records.append(
-                _record(
-                    workload,
-                    timings[live],
-                    kind="power-law",
-                    label=f"2**{exponent} {live_name(live)}",
-                    repeat=config.repeat,
-                    warmup=config.warmup,
-                    skipped=skipped,
-                    live=live,
-                    load=[load, after],
-                )
-            )
-    return records
+    return _run_spaces(config, seed, modules, dict.fromkeys(config.live, config.pairs), virtual=False)
 
 
 def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict[str, Any]]:
@@ -644,30 +608,43 @@ def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict
     is a prefix of its churn).  virtual-allocator's untimed part is replayed
     once per workload (``PreparedRunner``).
     """
+    return _run_spaces(config, seed, modules, config.va_pairs, virtual=True)
+
+
+def _run_spaces(
+    config: Config, seed: int, modules: dict[str, Any], pairs: dict[int, int], *, virtual: bool
+) -> list[dict[str, Any]]:
+    """Power-law churn at each live count of ``pairs`` (live -> timed pairs), in each space of ``SPACES``.
+
+    The live counts of a space are timed in the same rounds (``measure_lives``):
+    the policies that fit, tlsfallocator and the call floor, and with
+    ``virtual`` virtual-allocator too (its records then say how long its
+    untimed part took).
+    """
     records: list[dict[str, Any]] = []
     for exponent in SPACES:
         capacity = 1 << exponent
         workloads = {
-            live: power_law_workload(capacity, live, pairs=pairs, seed=seed)
-            for live, pairs in config.va_pairs.items()
+            live: power_law_workload(capacity, live, pairs=timed, seed=seed) for live, timed in pairs.items()
         }
         names, skipped = fitting_policies(capacity)
         grid: dict[int, dict[str, tuple[Workload, Runner]]] = {}
-        prepared: dict[int, float] = {}
+        prepared: dict[int, dict[str, float]] = {live: {} for live in workloads}
         for live, workload in workloads.items():
             runners = policy_runners(names)
             runners.update(peer_runners(modules, workload, virtual=False))
-            print(f"virtual-allocator: untimed part of {workload.name} ...", end=" ", flush=True)
-            runner = PreparedRunner(VirtualAllocatorByOffset, workload)
-            print(f"{runner.setup_seconds:.0f} s", flush=True)
-            prepared[live] = runner.setup_seconds
-            runners[VA] = runner
+            if virtual:
+                print(f"virtual-allocator: untimed part of {workload.name} ...", end=" ", flush=True)
+                runner = PreparedRunner(VirtualAllocatorByOffset, workload)
+                print(f"{runner.setup_seconds:.0f} s", flush=True)
+                prepared[live]["va_setup_seconds"] = round(runner.setup_seconds, 1)
+                runners[VA] = runner
             runners[FLOOR] = fresh(CallFloor)
             grid[live] = {name: (workload, runner) for name, runner in runners.items()}
         load = _load()
-        lives = ", ".join(live_name(live) for live in workloads)
+        title = f"power-law sizes, capacity 2**{exponent}, {', '.join(map(live_name, workloads))} live blocks"
         timings = measure_lives(
-            f"virtual-allocator, power-law sizes, capacity 2**{exponent}, {lives} live blocks",
+            f"virtual-allocator, {title}" if virtual else title,
             grid,
             repeat=config.repeat,
             warmup=config.warmup,
@@ -678,14 +655,14 @@ def run_virtual(config: Config, seed: int, modules: dict[str, Any]) -> list[dict
                 _record(
                     workload,
                     timings[live],
-                    kind="virtual",
+                    kind="virtual" if virtual else "power-law",
                     label=f"2**{exponent} {live_name(live)}",
                     repeat=config.repeat,
                     warmup=config.warmup,
                     skipped=skipped,
                     live=live,
                     load=[load, after],
-                    va_setup_seconds=round(prepared[live], 1),
+                    **prepared[live],
                 )
             )
     return records
