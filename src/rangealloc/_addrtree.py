@@ -54,7 +54,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final, final
 
-from ._base import Allocator
+from ._base import Allocator, dict_pop
 from ._errors import CorruptState
 from ._mypyc import mypyc_attr
 
@@ -581,8 +581,8 @@ class AddressOrdered(Allocator):
 
     def _free(self, offset: int, size: int) -> None:
         end = offset + size
-        left = self._ends.pop(offset, None)
-        right = self._starts.pop(end, None)
+        left = dict_pop(self._ends, offset, None)
+        right = dict_pop(self._starts, end, None)
         tree = self._tree
         if left is not None:
             if right is not None:

@@ -74,6 +74,13 @@ __all__ = ["SNAPSHOT_FORMAT", "SNAPSHOT_VERSION", "Allocator", "Move", "Stats"]
 SNAPSHOT_FORMAT: Final = "rangealloc-snapshot"
 #: The snapshot format version this library writes and reads.
 SNAPSHOT_VERSION: Final = 1
+#: ``dict.pop`` as a function, for the hot paths: ``dict_pop(d, key, default)`` is
+#: ``d.pop(key, default)``.  Interpreted, the two cost the same (cachegrind: 22 machine
+#: instructions apart in a TLSF alloc+free pair of 53k).  Compiled, mypyc has no
+#: primitive for the method and looks ``pop`` up on the type at every call
+#: (``_PyObject_GetMethod``, ``_PyType_Lookup``); called through this constant, it
+#: calls the method descriptor directly: 320 fewer instructions per TLSF pair, 4.4%.
+dict_pop: Final = dict.pop
 
 
 @dataclass(frozen=True)
@@ -270,7 +277,7 @@ class Allocator:
         """
         if type(offset) is not int:
             offset = as_int(offset, "offset")
-        size = self._blocks.pop(offset, 0)
+        size = dict_pop(self._blocks, offset, 0)
         if not size:
             raise InvalidBlock(self._not_a_block("free", offset))
         self._free(offset, size)

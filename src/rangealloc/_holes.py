@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._base import Allocator
+from ._base import Allocator, dict_pop
 from ._errors import CorruptState
 from ._mypyc import mypyc_attr
 
@@ -126,8 +126,8 @@ class HoleAllocator(Allocator):
         end = offset + size
         hole_size = self._hole_size
         by_end = self._hole_by_end
-        left = by_end.pop(offset, -1)
-        right = hole_size.pop(end, 0)
+        left = dict_pop(by_end, offset, -1)
+        right = dict_pop(hole_size, end, 0)
         if right:
             del by_end[end + right]
         if left >= 0:

@@ -118,7 +118,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar, SupportsIndex
 
-from ._base import Allocator
+from ._base import Allocator, dict_pop
 from ._bits import (
     RUN_STEPS,
     aligned_mask,
@@ -206,7 +206,7 @@ class Bitmap(Allocator):
         if type(offset) is not int:
             super().free(offset)  # validation (int-like values), then the general path
             return
-        size = self._blocks.pop(offset, 0)
+        size = dict_pop(self._blocks, offset, 0)
         if not size:
             super().free(offset)  # the InvalidBlock message
             return

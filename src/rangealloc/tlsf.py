@@ -94,7 +94,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final, SupportsIndex, final
 
-from ._base import Allocator
+from ._base import Allocator, dict_pop
 from ._bits import size_class
 from ._errors import CorruptState, as_int, check_state_keys
 from ._mypyc import mypyc_attr
@@ -288,8 +288,8 @@ class TLSF(Allocator):
 
     def _free(self, offset: int, size: int) -> None:
         end = offset + size
-        left = self._ends.pop(offset, None)
-        right = self._starts.pop(end, None)
+        left = dict_pop(self._ends, offset, None)
+        right = dict_pop(self._starts, end, None)
         heads = self._heads
         if left is not None:
             if right is not None:
