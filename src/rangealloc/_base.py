@@ -75,11 +75,11 @@ SNAPSHOT_FORMAT: Final = "rangealloc-snapshot"
 #: The snapshot format version this library writes and reads.
 SNAPSHOT_VERSION: Final = 1
 #: ``dict.pop`` as a function, for the hot paths: ``dict_pop(d, key, default)`` is
-#: ``d.pop(key, default)``.  Interpreted, the two cost the same (cachegrind: 22 machine
-#: instructions apart in a TLSF alloc+free pair of 53k).  Compiled, mypyc has no
-#: primitive for the method and looks ``pop`` up on the type at every call
+#: ``d.pop(key, default)``.  Interpreted, the two cost the same (cachegrind, jq-transform:
+#: 13 more machine instructions in a TLSF alloc+free pair of 17,500).  Compiled, mypyc
+#: has no primitive for the method and looks ``pop`` up on the type at every call
 #: (``_PyObject_GetMethod``, ``_PyType_Lookup``); called through this constant, it
-#: calls the method descriptor directly: 320 fewer instructions per TLSF pair, 4.4%.
+#: calls the method descriptor directly: 373 fewer instructions per TLSF pair, of 5,673.
 dict_pop: Final = dict.pop
 
 
