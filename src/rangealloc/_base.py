@@ -283,7 +283,7 @@ class Allocator:
         self._free(offset, size)
         self._used -= size
         if self._aligns:
-            self._aligns.pop(offset, None)
+            dict_pop(self._aligns, offset, None)
 
     def realloc(self, offset: SupportsIndex, size: SupportsIndex, align: SupportsIndex = 1) -> int:
         """Resize the block at ``offset`` to ``size`` slots; return its (new) offset.

@@ -216,7 +216,7 @@ class Bitmap(Allocator):
             self._map |= ((1 << size) - 1) << offset
         self._used -= size
         if self._aligns:
-            self._aligns.pop(offset, None)
+            dict_pop(self._aligns, offset, None)
 
     # ------------------------------------------------------------------ hooks
 

@@ -82,7 +82,7 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, SupportsIndex
 
-from ._base import Allocator, Stats
+from ._base import Allocator, Stats, dict_pop
 from ._errors import (
     AllocError,
     CorruptState,
@@ -330,7 +330,7 @@ class Heap:
         n = self._sizes.get(offset, 0)
         if not n:
             raise InvalidBlock(self._not_a_block("free", offset))
-        align = self._aligns.pop(offset, 1)
+        align = dict_pop(self._aligns, offset, 1)
         del self._sizes[offset]
         self._requested -= n
         if not self._debug:
